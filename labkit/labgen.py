@@ -1,0 +1,110 @@
+"""Generate exercise notebooks (labs/) from solution notebooks (solutions/).
+
+Every region between `### BEGIN SOLUTION` and `### END SOLUTION` in a code cell becomes
+`raise NotImplementedError()` at the marker's indentation; outputs are cleared.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+STUB = "raise NotImplementedError()"
+NOTICE_ID = "generated-lab-notice"
+
+
+class LabGenerationError(ValueError):
+    """A solution notebook's markers are malformed (unclosed, nested or stray)."""
+
+
+def stub_source(source: str, *, where: str = "cell") -> str:
+    """Replace each solution region in one cell's source with a stub at the same indentation."""
+    out: list[str] = []
+    inside_since: int | None = None
+    for number, line in enumerate(source.splitlines(keepends=True), start=1):
+        stripped = line.strip()
+        if stripped.startswith(BEGIN):
+            if inside_since is not None:
+                raise LabGenerationError(
+                    f"{where}, line {number}: '{BEGIN}' inside the region opened at line "
+                    f"{inside_since}; regions cannot nest. Close the first with '{END}'."
+                )
+            inside_since = number
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}{STUB}\n")
+        elif stripped.startswith(END):
+            if inside_since is None:
+                raise LabGenerationError(
+                    f"{where}, line {number}: '{END}' without a matching '{BEGIN}' before it."
+                )
+            inside_since = None
+        elif inside_since is None:
+            out.append(line)
+    if inside_since is not None:
+        raise LabGenerationError(
+            f"{where}, line {inside_since}: '{BEGIN}' is never closed; add '{END}' after the "
+            f"solution code in the same cell."
+        )
+    return "".join(out).rstrip("\n")
+
+
+def has_solution(source: str) -> bool:
+    """Whether a cell's source contains a solution region."""
+    return any(line.strip().startswith(BEGIN) for line in source.splitlines())
+
+
+def generate_lab(solution: nbformat.NotebookNode, *, source_name: str) -> nbformat.NotebookNode:
+    """Return the lab notebook for a solution notebook (the input is not modified)."""
+    lab = nbformat.from_dict(dict(solution))
+    lab.cells = []
+    for index, cell in enumerate(solution.cells):
+        new = nbformat.from_dict(dict(cell))
+        new.metadata = {k: v for k, v in cell.metadata.items() if k not in ("execution",)}
+        if cell.cell_type == "code":
+            new.source = stub_source(cell.source, where=f"{source_name}, cell {index}")
+            new.outputs = []
+            new.execution_count = None
+        elif has_solution(cell.source):
+            raise LabGenerationError(
+                f"{source_name}, cell {index}: solution markers belong in code cells, "
+                f"not {cell.cell_type} cells."
+            )
+        lab.cells.append(new)
+    notice = nbformat.v4.new_markdown_cell(
+        f"> **Generated lab.** Made from `solutions/{source_name}` by `make labs`; do not edit "
+        f"it by hand. Each exercise reads `raise NotImplementedError()`: replace that line with "
+        f"your code, run the check cell below it, and read its message."
+    )
+    notice.id = NOTICE_ID
+    lab.cells.insert(0, notice)
+    lab.metadata = {k: v for k, v in solution.metadata.items() if k in ("kernelspec", "language_info")}
+    return lab
+
+
+def lab_text(solution_path: Path) -> str:
+    """The exact text `build_labs` writes for one solution notebook."""
+    solution = nbformat.read(solution_path, as_version=4)
+    return nbformat.writes(generate_lab(solution, source_name=solution_path.name)) + "\n"
+
+
+def build_labs(solutions_dir: Path, labs_dir: Path, *, check_only: bool = False) -> list[Path]:
+    """Write labs/ from solutions/; returns the labs that changed (or would, with check_only)."""
+    changed: list[Path] = []
+    labs_dir.mkdir(parents=True, exist_ok=True)
+    expected = {p.name for p in sorted(solutions_dir.glob("*.ipynb"))}
+    for solution_path in sorted(solutions_dir.glob("*.ipynb")):
+        target = labs_dir / solution_path.name
+        text = lab_text(solution_path)
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            changed.append(target)
+            if not check_only:
+                target.write_text(text, encoding="utf-8")
+    for stray in sorted(labs_dir.glob("*.ipynb")):
+        if stray.name not in expected:
+            changed.append(stray)
+            if not check_only:
+                stray.unlink()
+    return changed

@@ -1,0 +1,45 @@
+"""Where the course's files live: the shipped datasets/ and the learner's own directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATASETS_ENV = "LABKIT_DATASETS"
+HOME_ENV = "LABKIT_HOME"
+
+
+class DatasetsNotFoundError(FileNotFoundError):
+    """Raised when labkit cannot find the course's datasets/ directory."""
+
+
+def repo_root() -> Path:
+    """The checkout labkit is installed from (editable install): the parent of the package."""
+    return Path(__file__).resolve().parent.parent
+
+
+def datasets_dir() -> Path:
+    """The datasets/ directory: $LABKIT_DATASETS if set, else datasets/ beside the package."""
+    override = os.environ.get(DATASETS_ENV)
+    candidate = Path(override).expanduser() if override else repo_root() / "datasets"
+    if not (candidate / "MANIFEST.sha256").is_file():
+        where = f"${DATASETS_ENV}={override}" if override else f"{candidate} (beside labkit)"
+        raise DatasetsNotFoundError(
+            f"labkit looked for the course data in {where} and found no MANIFEST.sha256 there. "
+            f"Run from a clone of the course repository (installed with `make lab`), or set "
+            f"{DATASETS_ENV} to the path of its datasets/ directory."
+        )
+    return candidate
+
+
+def user_dir() -> Path:
+    """Per-learner directory for progress and generated files: $LABKIT_HOME or a user data dir."""
+    override = os.environ.get(HOME_ENV)
+    if override:
+        path = Path(override).expanduser()
+    else:
+        from platformdirs import user_data_dir
+
+        path = Path(user_data_dir("labkit", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,130 @@
+"""The pre-trained model zoo: safetensors weights plus JSON metadata, pinned in the manifest."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from labkit.integrity import IntegrityError, sha256_file, verify, write_manifest_entry
+from labkit.models import build
+from labkit.paths import datasets_dir
+from labkit.runtime import get_device
+
+MODELS_DIR = "models"
+
+
+@dataclass(frozen=True)
+class ZooSpec:
+    """How a zoo model is built: architecture, config, data, seed and the trainer that makes it."""
+
+    name: str
+    architecture: str
+    config: dict[str, Any]
+    dataset: str
+    seed: int
+    trainer: str  # "module:function" taking (model, seed) and returning (model, test_accuracy)
+    description: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SPECS: dict[str, ZooSpec] = {
+    "digits_cnn": ZooSpec(
+        name="digits_cnn",
+        architecture="DigitsCNN",
+        config={"channels": [16, 32], "hidden": 128},
+        dataset="digits/digits.npz",
+        seed=0,
+        trainer="labkit.zoo_trainers:train_digits_cnn",
+        description="The cheque reader in production: standard training with shift augmentation.",
+    ),
+    "clinic_mlp": ZooSpec(
+        name="clinic_mlp",
+        architecture="ClinicMLP",
+        config={"in_features": 30, "hidden": [64, 32], "dropout": 0.0},
+        dataset="clinic/clinic.npz",
+        seed=0,
+        trainer="labkit.zoo_trainers:train_clinic_mlp",
+        description="The clinic risk model: predicts malignancy from 30 diagnostic features.",
+    ),
+}
+
+
+def _spec(name: str) -> ZooSpec:
+    if name not in SPECS:
+        raise KeyError(f"No zoo model named {name!r}. Available: {', '.join(sorted(SPECS))}.")
+    return SPECS[name]
+
+
+def _files(name: str) -> tuple[str, str]:
+    return f"{MODELS_DIR}/{name}.safetensors", f"{MODELS_DIR}/{name}.json"
+
+
+def model_card(name: str) -> dict[str, Any]:
+    """The verified metadata of a zoo model: architecture, data hash, seed, accuracy, command."""
+    _spec(name)
+    _, meta_file = _files(name)
+    return json.loads(verify(meta_file).path.read_text(encoding="utf-8"))
+
+
+def load_model(name: str, *, device: torch.device | str | None = None) -> nn.Module:
+    """Load a zoo model by name after verifying weights and metadata against the manifest."""
+    from safetensors.torch import load_file
+
+    weights_file, _ = _files(name)
+    card = model_card(name)
+    weights = verify(weights_file)
+    if card.get("weights_sha256") != weights.sha256:
+        raise IntegrityError(
+            f"datasets/{weights_file} does not match the hash recorded in its model card. "
+            f"Restore both with `git checkout -- datasets/{MODELS_DIR}/`."
+        )
+    model = build(card["architecture"], card["config"])
+    model.load_state_dict(load_file(str(weights.path)), strict=True)
+    return model.to(device or get_device()).eval()
+
+
+def train_zoo_model(name: str, *, root: Path | None = None) -> dict[str, Any]:
+    """Rebuild a zoo model from code with its fixed seed, save it and pin it in the manifest."""
+    from safetensors.torch import save_file
+
+    spec = _spec(name)
+    root = root or datasets_dir()
+    module_name, function_name = spec.trainer.split(":")
+    trainer: Callable[..., tuple[nn.Module, float]] = getattr(
+        importlib.import_module(module_name), function_name
+    )
+    model = build(spec.architecture, spec.config)
+    model, test_accuracy = trainer(model, seed=spec.seed)
+    weights_file, meta_file = _files(name)
+    (root / MODELS_DIR).mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = root / (weights_file + ".tmp")
+    save_file(tensors, str(tmp), metadata={"name": name, "architecture": spec.architecture})
+    tmp.replace(root / weights_file)
+    weights_sha = sha256_file(root / weights_file)
+    card = {
+        "name": name,
+        "description": spec.description,
+        "architecture": spec.architecture,
+        "config": spec.config,
+        "dataset": spec.dataset,
+        "data_sha256": verify(spec.dataset, root).sha256,
+        "seed": spec.seed,
+        "test_accuracy": round(test_accuracy, 4),
+        "weights_sha256": weights_sha,
+        "command": f"labkit zoo train {name}",
+        "trained_with": {"torch": torch.__version__, "python": platform.python_version()},
+        **spec.extra,
+    }
+    (root / meta_file).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_manifest_entry(weights_file, weights_sha, root)
+    write_manifest_entry(meta_file, sha256_file(root / meta_file), root)
+    return card
