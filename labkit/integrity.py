@@ -44,13 +44,17 @@ def read_manifest(root: Path | None = None) -> dict[str, str]:
 
 def write_manifest_entry(relative: str, digest: str, root: Path | None = None) -> None:
     """Add or replace one manifest line (used by the build and zoo-training commands)."""
+    import fcntl
+
     root = root or datasets_dir()
-    entries = read_manifest(root)
-    entries[relative] = digest
-    lines = [f"{entries[name]}  {name}" for name in sorted(entries)]
-    tmp = root / (MANIFEST_NAME + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(root / MANIFEST_NAME)
+    with open(root / (MANIFEST_NAME + ".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two builds at once must not drop each other's line
+        entries = read_manifest(root)
+        entries[relative] = digest
+        lines = [f"{entries[name]}  {name}" for name in sorted(entries)]
+        tmp = root / (MANIFEST_NAME + ".tmp")
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.replace(root / MANIFEST_NAME)
 
 
 @dataclass(frozen=True)

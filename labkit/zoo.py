@@ -16,7 +16,7 @@ from torch import nn
 from labkit.integrity import IntegrityError, sha256_file, verify, write_manifest_entry
 from labkit.models import build
 from labkit.paths import datasets_dir
-from labkit.runtime import get_device
+from labkit.runtime import get_device, seed_everything
 
 MODELS_DIR = "models"
 
@@ -101,6 +101,7 @@ def train_zoo_model(name: str, *, root: Path | None = None) -> dict[str, Any]:
     trainer: Callable[..., tuple[nn.Module, float]] = getattr(
         importlib.import_module(module_name), function_name
     )
+    seed_everything(spec.seed)  # weight initialisation is part of the recipe
     model = build(spec.architecture, spec.config)
     model, test_accuracy = trainer(model, seed=spec.seed)
     weights_file, meta_file = _files(name)

@@ -1,0 +1,40 @@
+# The course's two commands: `make lab` (set up + open JupyterLab) and `make test`.
+# Both create or refresh the local virtual environment .venv first (re-installing only when
+# pyproject.toml or constraints.txt changed).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+# foolbox imports GitPython, which fails without `git` on PATH unless told to stay quiet.
+export GIT_PYTHON_REFRESH := quiet
+
+.PHONY: venv lab test labs bench doctor clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" labs/00_orientation.ipynb
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+labs: $(STAMP)
+	$(BIN)/labkit build-labs
+	$(BIN)/labkit course-map --write
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+doctor: $(STAMP)
+	$(BIN)/labkit doctor
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,119 @@
+"""How exercise checks run: hidden tests, a clear pass or a hint, progress recorded."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+STRICT_ENV = "LABKIT_STRICT_CHECKS"
+
+
+class CheckFailed(AssertionError):
+    """Raised by a hidden test with a message that says what was wrong (never the answer)."""
+
+
+class CheckDidNotPass(RuntimeError):
+    """Raised by `check` in strict mode (the test suite) when a check fails.
+
+    A stub raises NotImplementedError instead, so a lab run under test stops there.
+    """
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: its id ("00.integrity"), module, title, hint and hidden test."""
+
+    id: str
+    module: str
+    title: str
+    hint: str
+    test: Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: passed or not, and the message a learner sees."""
+
+    exercise: str
+    passed: bool
+    status: str  # "passed", "not implemented", "failed", "error"
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def exercise(exercise_id: str, *, title: str, hint: str) -> Callable:
+    """Register a hidden test: a function of the learner's answer that returns a pass message."""
+
+    def register(test: Callable[[Any], str]) -> Callable[[Any], str]:
+        if exercise_id in EXERCISES:
+            raise ValueError(f"exercise {exercise_id!r} registered twice")
+        EXERCISES[exercise_id] = Exercise(
+            id=exercise_id, module=exercise_id.split(".")[0], title=title, hint=hint, test=test
+        )
+        return test
+
+    return register
+
+
+def _where_in_learner_code(error: BaseException) -> str:
+    """The last traceback frame outside labkit, e.g. ' (line 4 of your cell)'."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if "labkit" not in f.filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" at line {frame.lineno} of your code ({frame.line or '...'})"
+
+
+def run_check(exercise_id: str, answer: Any) -> CheckResult:
+    """Run an exercise's hidden test on an answer and classify the outcome (no printing)."""
+    if exercise_id not in EXERCISES:
+        known = ", ".join(sorted(EXERCISES))
+        raise KeyError(f"No exercise {exercise_id!r}. Known exercises: {known}.")
+    item = EXERCISES[exercise_id]
+    try:
+        message = item.test(answer)
+        return CheckResult(exercise_id, True, "passed", message)
+    except NotImplementedError:
+        return CheckResult(
+            exercise_id, False, "not implemented",
+            "not implemented yet: replace `raise NotImplementedError()` with your code.",
+        )
+    except CheckFailed as failure:
+        return CheckResult(exercise_id, False, "failed", str(failure))
+    except Exception as error:  # noqa: BLE001 - learner code may raise anything
+        return CheckResult(
+            exercise_id, False, "error",
+            f"your code raised {type(error).__name__}: {error}{_where_in_learner_code(error)}",
+        )
+
+
+def format_result(result: CheckResult) -> str:
+    """The text a learner sees for a check result."""
+    item = EXERCISES[result.exercise]
+    if result.passed:
+        return f"✅ {result.exercise} {item.title}: passed. {result.message}"
+    return f"❌ {result.exercise} {item.title}: {result.message}\n   Hint: {item.hint}"
+
+
+def check(exercise_id: str, answer: Any) -> None:
+    """Check a learner's answer, print a clear pass or a hint, and record it in progress."""
+    from labkit.progress import record
+
+    result = run_check(exercise_id, answer)
+    print(format_result(result))
+    try:
+        record(exercise_id, passed=result.passed)
+    except OSError as error:
+        print(f"   (progress not saved: {error}; set LABKIT_HOME to a writable directory)")
+    if not result.passed and os.environ.get(STRICT_ENV) == "1":
+        if result.status == "not implemented":
+            raise NotImplementedError(f"{exercise_id}: {result.message}")
+        raise CheckDidNotPass(f"{exercise_id}: {result.message}")

@@ -1,0 +1,125 @@
+"""The `labkit` command: doctor, progress, build-labs, course-map, zoo, data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from labkit.paths import repo_root
+
+
+def _doctor(_: argparse.Namespace) -> int:
+    from labkit.doctor import diagnose, format_findings
+
+    findings = diagnose()
+    print(format_findings(findings))
+    return 0 if all(f.ok for f in findings) else 1
+
+
+def _progress(args: argparse.Namespace) -> int:
+    from labkit.progress import format_report, report
+
+    summary = report()
+    print(json.dumps(summary, indent=2) if args.json else format_report(summary))
+    return 0
+
+
+def _build_labs(args: argparse.Namespace) -> int:
+    from labkit.labgen import build_labs
+
+    root = repo_root()
+    changed = build_labs(root / "solutions", root / "labs", check_only=args.check)
+    for path in changed:
+        print(f"{'out of date' if args.check else 'wrote'}: {path.relative_to(root)}")
+    if args.check and changed:
+        print("labs/ is out of date: run `make labs` and commit the result.")
+        return 1
+    if not changed:
+        print("labs/ is up to date.")
+    return 0
+
+
+def _course_map(args: argparse.Namespace) -> int:
+    from labkit.course import course_map_markdown, update_readme
+
+    if args.write:
+        changed = update_readme(repo_root() / "README.md")
+        print("README.md course map " + ("updated." if changed else "already up to date."))
+    else:
+        print(course_map_markdown(), end="")
+    return 0
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    from labkit import zoo
+
+    if args.action == "list":
+        for name, spec in zoo.SPECS.items():
+            print(f"{name:<24} {spec.architecture:<10} {spec.description}")
+        return 0
+    if args.action == "train":
+        if not args.name:
+            print("Say which model: `labkit zoo train NAME` (see `labkit zoo list`).")
+            return 2
+        card = zoo.train_zoo_model(args.name)
+        print(f"{card['name']}: test accuracy {card['test_accuracy']:.2%}, "
+              f"weights SHA-256 {card['weights_sha256']} (manifest updated)")
+        return 0
+    failures = 0
+    for name in zoo.SPECS:
+        try:
+            zoo.load_model(name, device="cpu")
+            print(f"ok      {name}")
+        except Exception as error:  # noqa: BLE001 - report and continue
+            failures += 1
+            print(f"FAILED  {name}: {error}")
+    return 1 if failures else 0
+
+
+def _data(_: argparse.Namespace) -> int:
+    from labkit.databuild import build_clinic, build_digits
+
+    print(f"digits/digits.npz  {build_digits()}")
+    print(f"clinic/clinic.npz  {build_clinic()}")
+    print("Compare with datasets/MANIFEST.sha256 (`git diff datasets/`).")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and --help)."""
+    top = argparse.ArgumentParser(prog="labkit", description="Helpers for the securing-ML course.")
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="check this machine is ready").set_defaults(run=_doctor)
+    p = sub.add_parser("progress", help="print this learner's completion report")
+    p.add_argument("--json", action="store_true", help="machine-readable, for a team lead")
+    p.set_defaults(run=_progress)
+    p = sub.add_parser("build-labs", help="generate labs/ from solutions/")
+    p.add_argument("--check", action="store_true", help="only report labs that are out of date")
+    p.set_defaults(run=_build_labs)
+    p = sub.add_parser("course-map", help="print the course map (or --write it into README.md)")
+    p.add_argument("--write", action="store_true")
+    p.set_defaults(run=_course_map)
+    p = sub.add_parser("zoo", help="list, train or verify the pre-trained models")
+    p.add_argument("action", choices=["list", "train", "verify"])
+    p.add_argument("name", nargs="?")
+    p.set_defaults(run=_zoo)
+    p = sub.add_parser("data", help="rebuild the shipped datasets from their sources")
+    p.add_argument("action", choices=["build"])
+    p.set_defaults(run=_data)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `labkit` console script."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (KeyError, ValueError, RuntimeError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"labkit {args.command}: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""The course map is defined once; the README and the notebooks agree with it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from labkit.course import MAP_END, MAP_START, MODULES, TRACKS, course_map_markdown
+from labkit.paths import repo_root
+
+
+def test_readme_course_map_is_generated_from_labkit():
+    readme = (repo_root() / "README.md").read_text(encoding="utf-8")
+    between = readme.split(MAP_START, 1)[1].split(MAP_END, 1)[0]
+    assert between == "\n" + course_map_markdown(), "run `make labs` to refresh the README map"
+
+
+def test_tracks_name_real_modules():
+    numbers = {m.number for m in MODULES}
+    assert [m.number for m in MODULES] == [f"{i:02d}" for i in range(16)]
+    for track in TRACKS.values():
+        assert set(track) <= numbers
+    for m in MODULES:
+        assert set(m.prerequisites) <= numbers
+
+
+def test_importing_labkit_has_no_side_effects(tmp_path):
+    code = (
+        "import os, random, sys, torch\n"
+        "seed, state = torch.initial_seed(), random.getstate()\n"
+        "import labkit, labkit.data, labkit.models, labkit.zoo, labkit.checks, labkit.training\n"
+        "import labkit.viz, labkit.cli, labkit.doctor, labkit.progress\n"
+        "assert torch.initial_seed() == seed and random.getstate() == state, 'seeded on import'\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'plotting set up on import'\n"
+        "assert 'foolbox' not in sys.modules, 'foolbox imported eagerly'\n"
+        "assert os.listdir(os.environ['LABKIT_HOME']) == [], 'files written on import'\n"
+    )
+    env = {**__import__("os").environ, "LABKIT_HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)

@@ -1,0 +1,110 @@
+"""Notebook hygiene, labs in sync with solutions, and every lab stops at its first exercise."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from labkit.checks import EXERCISES
+from labkit.course import MODULES
+from labkit.labgen import BEGIN, END, STUB, has_solution, lab_text
+from labkit.paths import repo_root
+
+ROOT = repo_root()
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+LABS = sorted((ROOT / "labs").glob("*.ipynb"))
+CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d\.[\w.]+)["']""")
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.name for p in paths]
+
+
+def test_there_are_notebooks():
+    assert SOLUTIONS, "solutions/ holds the course notebooks"
+
+
+def test_solutions_and_labs_pair_up_and_match_the_course_map():
+    assert _ids(SOLUTIONS) == _ids(LABS)
+    known = {m.notebook for m in MODULES}
+    assert set(_ids(SOLUTIONS)) <= known, "every notebook is a module of the course map"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS + LABS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_outputs_committed(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_lab_equals_freshly_generated_output(path):
+    lab = ROOT / "labs" / path.name
+    assert lab.read_text(encoding="utf-8") == lab_text(path), "run `make labs` and commit"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_no_solution_text_in_lab(path):
+    lab = (ROOT / "labs" / path.name).read_text(encoding="utf-8")
+    assert BEGIN not in lab and END not in lab
+    for cell in nbformat.read(path, as_version=4).cells:
+        for region in re.findall(rf"{re.escape(BEGIN)}\n(.*?){re.escape(END)}", cell.source, re.S):
+            body = region.strip()
+            if len(body) > 30:
+                assert nbformat.writes(nbformat.v4.new_code_cell(body))[30:] not in lab
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_every_solution_region_is_followed_by_a_check(path):
+    module = path.name[:2]
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    checked = []
+    for i, cell in enumerate(cells):
+        if has_solution(cell.source):
+            assert i + 1 < len(cells), "the last cell has an exercise but no check after it"
+            ids = CHECK_CALL.findall(cells[i + 1].source)
+            assert ids, f"the cell after exercise {cell.source[:50]!r} must call check(...)"
+            for exercise_id in ids:
+                assert exercise_id in EXERCISES and exercise_id.startswith(module)
+            checked += ids
+    assert checked, "every module has at least one exercise"
+    registered = {e for e in EXERCISES if e.startswith(module + ".")}
+    assert set(checked) == registered, "every registered exercise of the module is used"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_header_and_closing_box(path):
+    cells = nbformat.read(path, as_version=4).cells
+    header = cells[0].source
+    for word in ("SDL stage", "Personas", "Time", "Prerequisites", "You will"):
+        assert word in header, f"header lacks {word!r}"
+    assert "What this means for your SDL" in cells[-1].source
+
+
+@pytest.mark.parametrize("path", LABS, ids=_ids(LABS))
+def test_lab_runs_until_its_first_exercise(path):
+    """Cells before the first exercise run; the exercise (or its check, in strict mode) raises."""
+    nb = nbformat.read(path, as_version=4)
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    first_stub = next(i for i in code if STUB in nb.cells[i].source)
+    its_check = next(i for i in code if i > first_stub)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    with client.setup_kernel():
+        for index in (i for i in code if i <= its_check):
+            try:
+                client.execute_cell(nb.cells[index], index)
+            except CellExecutionError as error:
+                assert index in (first_stub, its_check), (
+                    f"cell {index} failed before the first exercise (cell {first_stub}): {error}"
+                )
+                assert error.ename == "NotImplementedError", error
+                return
+    pytest.fail("the first exercise and its check ran without raising NotImplementedError")

@@ -1,0 +1,58 @@
+"""The model zoo: accuracy on the shipped split, hash verification, metadata."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from labkit.data import load_clinic, load_digits
+from labkit.integrity import IntegrityError
+from labkit.models import DigitsCNN
+from labkit.training import accuracy
+from labkit.zoo import SPECS, load_model, model_card
+from tests.helpers import copy_datasets
+
+
+def test_digits_cnn_meets_its_accuracy_bar():
+    x, y = load_digits("test")
+    measured = accuracy(load_model("digits_cnn", device="cpu"), x, y)
+    assert measured >= 0.97
+    assert measured == pytest.approx(model_card("digits_cnn")["test_accuracy"], abs=1e-3)
+
+
+def test_clinic_mlp_is_a_useful_model():
+    x, y = load_clinic("test")
+    assert accuracy(load_model("clinic_mlp", device="cpu"), x, y) >= 0.9
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_model_cards_record_provenance(name):
+    card = model_card(name)
+    for key in ("architecture", "config", "data_sha256", "seed", "test_accuracy", "command",
+                "weights_sha256"):
+        assert key in card, key
+    assert card["command"] == f"labkit zoo train {name}"
+
+
+def test_models_take_inputs_in_unit_range():
+    model = DigitsCNN()
+    out = model(torch.rand(3, 1, 28, 28))
+    assert out.shape == (3, 10)
+    assert model.features(torch.rand(2, 1, 28, 28)).shape == (2, 128)
+
+
+def test_tampered_weights_are_refused(tmp_path, monkeypatch):
+    files = ("models/digits_cnn.safetensors", "models/digits_cnn.json")
+    target = copy_datasets(tmp_path, *files)
+    monkeypatch.setenv("LABKIT_DATASETS", str(target))
+    load_model("digits_cnn", device="cpu")
+    blob = bytearray((target / files[0]).read_bytes())
+    blob[-10] ^= 0x01
+    (target / files[0]).write_bytes(bytes(blob))
+    with pytest.raises(IntegrityError, match="has been altered"):
+        load_model("digits_cnn", device="cpu")
+
+
+def test_unknown_model_lists_the_zoo():
+    with pytest.raises(KeyError, match="digits_cnn"):
+        load_model("resnet50")
