@@ -54,7 +54,7 @@ def test_manifest_matches_every_shipped_file():
     manifest = read_manifest()
     shipped = {
         str(p.relative_to(root)) for p in root.rglob("*")
-        if p.is_file() and p.name not in ("MANIFEST.sha256",) and p.suffix != ".md"
+        if p.is_file() and p.name != "MANIFEST.sha256" and p.suffix not in (".md", ".lock")
     }
     assert shipped == set(manifest), "every data/model file is pinned, and nothing else"
     for name, digest in manifest.items():
