@@ -10,6 +10,11 @@ STAMP  := $(VENV)/.installed-stamp
 # foolbox imports GitPython, which fails without `git` on PATH unless told to stay quiet.
 export GIT_PYTHON_REFRESH := quiet
 
+# Extra JupyterLab options, e.g. `make lab LAB_ARGS="--no-browser --port 9999"` on a remote machine.
+LAB_ARGS ?=
+# Jupyter refuses to run as root without being told; containers often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 .PHONY: venv lab test labs bench doctor clean
 
 $(STAMP): pyproject.toml constraints.txt
@@ -20,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" labs/00_orientation.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS) labs/00_orientation.ipynb
 
 test: $(STAMP)
 	$(BIN)/ruff check .
