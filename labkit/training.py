@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from labkit.runtime import get_device
@@ -24,6 +23,31 @@ def random_shift(images: torch.Tensor, generator: torch.Generator, *, pixels: in
     cols = offsets[:, 1, None] + torch.arange(w)
     batch = torch.arange(n)[:, None, None]
     return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def shuffled_batches(
+    x: torch.Tensor, y: torch.Tensor, *, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of shuffled mini-batches, sliced from the tensors in one indexing step each.
+
+    Draws from `generator` exactly as DataLoader(TensorDataset(x, y), shuffle=True, generator=...)
+    does (a base seed, then the permutation), so it yields the same batches, without DataLoader's
+    per-record fetch and collate.
+    """
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} rows but y has {len(y)}; they must match.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+    n = len(x)
+    torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader's per-epoch base seed
+    order = torch.randperm(n, generator=generator)
+    for start in range(0, n, batch_size):
+        index = order[start : start + batch_size]
+        if len(index) < batch_size:  # RandomSampler draws a spare permutation when it runs out ...
+            torch.randperm(n, generator=generator)
+        yield x[index], y[index]
+    if n % batch_size == 0:  # ... after the last full batch, or before a last partial one
+        torch.randperm(n, generator=generator)
 
 
 def train_model(
@@ -45,13 +69,12 @@ def train_model(
     device = device or get_device()
     model.to(device).train()
     generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=generator)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     losses: list[float] = []
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
         total, count = 0.0, 0
-        for xb, yb in loader:
+        for xb, yb in shuffled_batches(x, y, batch_size=batch_size, generator=generator):
             if augment is not None:
                 xb = augment(xb, generator)
             xb, yb = xb.to(device), yb.to(device)
