@@ -1,0 +1,337 @@
+"""Training-data attacks on the cheque reader: label flipping, targeted poisoning, BadNets triggers.
+
+Threat model for everything here: the attacker can write to (part of) the training data before the
+victim trains on it (a compromised labelling vendor, a scraped source, an insider with bucket access),
+but never touches the training code or the model. Every builder returns a `PoisonedDataset` that
+records exactly which records it touched: the ground truth the defences in `labkit.provenance`,
+`labkit.filtering` and `labkit.backdoors` are scored against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from labkit.training import predict_logits
+
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+PATTERNS = ("square", "checkerboard", "cross", "x")
+
+
+@dataclass(frozen=True, eq=False)
+class PoisonedDataset:
+    """A (possibly) poisoned training set and the indices of the records the attacker touched."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    touched: torch.Tensor  # int64 indices into x / y, sorted
+    description: str = ""
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def is_poisoned(self) -> torch.Tensor:
+        """Boolean mask over the records: True where the attacker touched the record."""
+        mask = torch.zeros(len(self.y), dtype=torch.bool)
+        mask[self.touched] = True
+        return mask
+
+    @property
+    def rate(self) -> float:
+        """Fraction of the records that are poisoned."""
+        return len(self.touched) / max(len(self.y), 1)
+
+
+def _check_labels(y: torch.Tensor, num_classes: int) -> None:
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2 to flip a label, got {num_classes}.")
+    if not isinstance(y, torch.Tensor):
+        raise ValueError(f"labels must be a 1-D int64 torch.Tensor, got {type(y).__name__}.")
+    if y.ndim != 1 or y.dtype != torch.int64:
+        raise ValueError(f"labels must be a 1-D int64 tensor, got shape {tuple(y.shape)} dtype {y.dtype}.")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}; found {int(y.min())}..{int(y.max())}.")
+
+
+def _check_class(name: str, value: int, num_classes: int) -> None:
+    if not 0 <= int(value) < num_classes:
+        raise ValueError(f"{name} must be a class in 0..{num_classes - 1}, got {value}.")
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} records but y has {len(y)} labels; pass matching tensors.")
+
+
+def _check_rate(rate: float) -> None:
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate is a fraction of records and must be in [0, 1], got {rate}.")
+
+
+def flip_labels(
+    y: torch.Tensor, *, rate: float, num_classes: int = 10, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random label flipping: relabel round(rate * N) random records to a different random class.
+
+    Threat model: an attacker (or a careless labelling vendor) corrupts labels without any goal
+    beyond degrading the model. Returns (new labels, sorted indices of the flipped records).
+    """
+    _check_labels(y, num_classes)
+    _check_rate(rate)
+    generator = torch.Generator().manual_seed(seed)
+    count = round(rate * len(y))
+    chosen = torch.randperm(len(y), generator=generator)[:count].sort().values
+    # adding 1..C-1 (mod C) always lands on a different class, uniformly over the other C-1
+    offset = torch.randint(1, num_classes, (count,), generator=generator)
+    flipped = y.clone()
+    flipped[chosen] = (y[chosen] + offset.to(y.device)) % num_classes
+    return flipped, chosen
+
+
+def flip_labels_targeted(
+    y: torch.Tensor, *, source: int, target: int, rate: float, num_classes: int = 10, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class-targeted label flipping: relabel a fraction `rate` of class `source` as `target`.
+
+    Threat model: the attacker wants one confusion (e.g. a 1 read as a 7 raises the amount) and
+    spends all their budget on it. Returns (new labels, sorted indices of the flipped records).
+    """
+    _check_labels(y, num_classes)
+    _check_rate(rate)
+    _check_class("source", source, num_classes)
+    _check_class("target", target, num_classes)
+    if source == target:
+        raise ValueError("source and target must be different classes.")
+    generator = torch.Generator().manual_seed(seed)
+    members = torch.nonzero(y == source).flatten()
+    count = round(rate * len(members))
+    chosen = members[torch.randperm(len(members), generator=generator)[:count]].sort().values
+    flipped = y.clone()
+    flipped[chosen] = target
+    return flipped, chosen
+
+
+def poison_labels(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    rate: float,
+    source: int | None = None,
+    target: int | None = None,
+    num_classes: int = 10,
+    seed: int = 0,
+) -> PoisonedDataset:
+    """Label-flipped copy of (x, y): random flips, or class-targeted if source and target are given.
+
+    The images are shared with x (not copied): only the labels change.
+    """
+    _check_pair(x, y)
+    if (source is None) != (target is None):
+        raise ValueError("give both source and target for a targeted flip, or neither for random flips.")
+    if source is None:
+        labels, touched = flip_labels(y, rate=rate, num_classes=num_classes, seed=seed)
+        description = f"random label flips, {rate:.0%} of records"
+    else:
+        labels, touched = flip_labels_targeted(
+            y, source=source, target=int(target), rate=rate, num_classes=num_classes, seed=seed
+        )
+        description = f"targeted flips {source}->{target}, {rate:.0%} of class {source}"
+    return PoisonedDataset(x=x, y=labels, touched=touched, description=description)
+
+
+def jitter(
+    image: torch.Tensor, *, copies: int, max_shift: int = 2, noise: float = 0.05, seed: int = 0
+) -> torch.Tensor:
+    """`copies` variants of one 1 x H x W image: random shifts of up to max_shift pixels plus noise.
+
+    Shifts wrap around the border (torch.roll); digits have an empty margin, so nothing is cut off.
+    """
+    if image.ndim != 3:
+        raise ValueError(f"expected one image of shape 1 x H x W, got shape {tuple(image.shape)}.")
+    if copies < 1 or max_shift < 0 or noise < 0:
+        raise ValueError(
+            f"need copies >= 1, max_shift >= 0 and noise >= 0; got {copies}, {max_shift}, {noise}."
+        )
+    image = image.detach().cpu().float()
+    generator = torch.Generator().manual_seed(seed)
+    out = torch.empty((copies, *image.shape))
+    for i in range(copies):
+        dy, dx = (int(v) for v in torch.randint(-max_shift, max_shift + 1, (2,), generator=generator))
+        out[i] = torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
+    out += noise * torch.randn(out.shape, generator=generator)
+    return out.clamp(0.0, 1.0)
+
+
+def targeted_poison(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    victim: torch.Tensor,
+    *,
+    target: int,
+    copies: int = 30,
+    max_shift: int = 2,
+    noise: float = 0.05,
+    num_classes: int = 10,
+    seed: int = 0,
+) -> PoisonedDataset:
+    """Targeted poisoning: inject jittered copies of one victim image, labelled `target`.
+
+    Threat model: the attacker knows the one input they will later submit (their own cheque) and can
+    add a few records to the training data; the model learns to read that input as `target` while
+    its accuracy on everything else barely moves. The injected records are appended at the end.
+    """
+    _check_pair(x, y)
+    _check_class("target", target, num_classes)
+    if victim.ndim == 4 and len(victim) == 1:
+        victim = victim[0]  # accept a batch of one, e.g. x_test[i : i + 1]
+    if x.shape[1:] != victim.shape:
+        raise ValueError(f"victim has shape {tuple(victim.shape)}, training images {tuple(x.shape[1:])}.")
+    poison = jitter(victim, copies=copies, max_shift=max_shift, noise=noise, seed=seed)
+    poison = poison.to(device=x.device, dtype=x.dtype)
+    labels = torch.full((copies,), int(target), dtype=y.dtype, device=y.device)
+    touched = torch.arange(len(x), len(x) + copies)
+    return PoisonedDataset(
+        x=torch.cat([x, poison]), y=torch.cat([y, labels]), touched=touched,
+        description=f"{copies} jittered copies of a victim image labelled {target}",
+    )
+
+
+def _pattern(name: str, size: int) -> torch.Tensor:
+    rows = torch.arange(size)[:, None]
+    cols = torch.arange(size)[None, :]
+    if name == "square":
+        return torch.ones(size, size)
+    if name == "checkerboard":
+        return ((rows + cols) % 2 == 0).float()
+    if name == "cross":
+        return ((rows == size // 2) | (cols == size // 2)).float()
+    if name == "x":
+        return ((rows == cols) | (rows + cols == size - 1)).float()
+    raise ValueError(
+        f"unknown trigger pattern {name!r}; choose one of {', '.join(PATTERNS)} or pass a tensor."
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Trigger:
+    """A BadNets-style trigger: a small pattern pasted at a fixed place on the image."""
+
+    pattern: torch.Tensor  # h x w values in [0, 1]
+    top: int
+    left: int
+    mask: torch.Tensor | None = None  # h x w bool: which pixels of the patch are set; None = all
+
+    def __post_init__(self) -> None:
+        if self.pattern.ndim != 2:
+            raise ValueError(f"a trigger pattern is h x w, got shape {tuple(self.pattern.shape)}.")
+        if self.mask is not None and self.mask.shape != self.pattern.shape:
+            raise ValueError("the trigger mask must have the pattern's shape.")
+        if self.top < 0 or self.left < 0:
+            raise ValueError(f"a trigger's top and left must be >= 0, got ({self.top}, {self.left}).")
+
+    @property
+    def pixels(self) -> torch.Tensor:
+        """h x w bool mask of the pixels the trigger sets."""
+        return torch.ones_like(self.pattern, dtype=torch.bool) if self.mask is None else self.mask.bool()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return tuple(self.pattern.shape)  # type: ignore[return-value]
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """Stamp the trigger on a batch N x C x H x W (or one C x H x W image); returns a copy."""
+        return stamp(x, self)
+
+
+def make_trigger(
+    *,
+    pattern: str | torch.Tensor = "checkerboard",
+    size: int = 4,
+    position: str | tuple[int, int] = "bottom-right",
+    margin: int = 1,
+    image_size: int = 28,
+) -> Trigger:
+    """Build a trigger from a named pattern (or an h x w tensor), a size and a corner or (top, left)."""
+    if isinstance(pattern, torch.Tensor):
+        if pattern.ndim != 2:
+            raise ValueError(f"a trigger pattern tensor must be h x w, got shape {tuple(pattern.shape)}.")
+        patch = pattern.detach().cpu().float().clamp(0, 1)
+    else:
+        if size < 1:
+            raise ValueError(f"trigger size must be at least 1 pixel, got {size}.")
+        patch = _pattern(pattern, size)
+    h, w = patch.shape
+    if isinstance(position, str):
+        if position not in CORNERS:
+            raise ValueError(
+                f"position must be one of {', '.join(CORNERS)} or (top, left), not {position!r}."
+            )
+        top = margin if position.startswith("top") else image_size - margin - h
+        left = margin if position.endswith("left") else image_size - margin - w
+    else:
+        top, left = position
+    if not (0 <= top <= image_size - h and 0 <= left <= image_size - w):
+        raise ValueError(
+            f"a {h}x{w} trigger at (top={top}, left={left}) does not fit a {image_size}px image."
+        )
+    return Trigger(pattern=patch, top=top, left=left)
+
+
+def stamp(x: torch.Tensor, trigger: Trigger) -> torch.Tensor:
+    """Paste the trigger's pattern (where its mask is set) onto every image; the input is unchanged."""
+    if x.ndim not in (3, 4):
+        raise ValueError(f"expected images N x C x H x W or C x H x W, got shape {tuple(x.shape)}.")
+    h, w = trigger.size
+    if trigger.top + h > x.shape[-2] or trigger.left + w > x.shape[-1]:
+        raise ValueError(f"the trigger does not fit images of size {tuple(x.shape[-2:])}.")
+    out = x.clone()
+    region = out[..., trigger.top : trigger.top + h, trigger.left : trigger.left + w]  # a view of out
+    pixels = trigger.pixels.to(out.device)
+    region[..., pixels] = trigger.pattern.to(device=out.device, dtype=out.dtype)[pixels]
+    return out
+
+
+def backdoor_dataset(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    trigger: Trigger,
+    target: int,
+    rate: float,
+    num_classes: int = 10,
+    seed: int = 0,
+) -> PoisonedDataset:
+    """BadNets poisoning: stamp the trigger on round(rate * N) non-target records, relabel them `target`.
+
+    Threat model: the attacker controls a slice of the training data and wants a hidden rule, "this
+    pattern means `target`", that ordinary accuracy testing never exercises.
+    """
+    _check_pair(x, y)
+    _check_rate(rate)
+    _check_class("target", target, num_classes)
+    generator = torch.Generator().manual_seed(seed)
+    candidates = torch.nonzero(y.cpu() != target).flatten()
+    count = round(rate * len(y))
+    if count > len(candidates):
+        raise ValueError(f"rate {rate} asks for {count} records but only {len(candidates)} are not {target}.")
+    touched = candidates[torch.randperm(len(candidates), generator=generator)[:count]].sort().values
+    xp, yp = x.clone(), y.clone()
+    xp[touched] = stamp(x[touched], trigger)
+    yp[touched] = int(target)
+    return PoisonedDataset(
+        x=xp, y=yp, touched=touched, description=f"backdoor: trigger -> {target} on {rate:.1%} of records"
+    )
+
+
+def attack_success_rate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, trigger: Trigger, target: int
+) -> float:
+    """Fraction of inputs not already of class `target` that the model reads as `target` once stamped."""
+    keep = y != target
+    if not keep.any():
+        raise ValueError("attack success rate needs inputs whose true class is not the target.")
+    predictions = predict_logits(model, stamp(x[keep], trigger)).argmax(dim=1)
+    return (predictions == target).float().mean().item()
