@@ -7,7 +7,8 @@ compute gradients, and perturbs the input within an L-inf or L2 ball of radius e
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,9 @@ def foolbox():  # noqa: ANN201 - returns the foolbox module
 
 def as_foolbox(model: nn.Module, *, device: torch.device | None = None) -> Any:
     """Wrap a [0, 1]-input model as a foolbox PyTorchModel (eval mode, on `device`)."""
-    device = device or next(model.parameters()).device
+    if device is None:
+        first = next(iter(model.parameters()), None)  # a BlackBoxModel exposes no parameters
+        device = first.device if first is not None else get_device()
     return foolbox().PyTorchModel(model.eval().to(device), bounds=(0.0, 1.0), device=device)
 
 
@@ -64,13 +67,92 @@ def make_attack(name: str, **params: Any) -> Any:
     return factories[name](**params)
 
 
+def _resolve(attack: Any) -> Any:
+    """An attack object as given, or made from its short name ("pgd") with default settings."""
+    if isinstance(attack, str):
+        return make_attack(attack)
+    if not callable(attack):
+        raise TypeError(
+            f"attack must be a foolbox attack or a name such as 'pgd', not {type(attack).__name__}."
+        )
+    return attack
+
+
 def _check_inputs(x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.ndim != 4 or len(x) != len(y):
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError("x and y must be torch tensors (use torch.as_tensor on NumPy arrays).")
+    if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
         raise ValueError(
             f"expected images N x C x H x W and N labels, got {tuple(x.shape)} and {tuple(y.shape)}."
         )
+    if len(x) == 0:
+        raise ValueError("no images to attack: x is empty.")
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ValueError(f"labels must be integer class indices (torch.long), not {y.dtype}.")
     if float(x.min()) < 0.0 or float(x.max()) > 1.0:
         raise ValueError("images must be in [0, 1] (labkit models normalise inside); rescale them first.")
+
+
+def _check_epsilons(epsilons: Sequence[float] | None) -> None:
+    if epsilons is None:
+        return
+    if len(epsilons) == 0:
+        raise ValueError("epsilons is empty: give at least one perturbation budget, e.g. [0.1].")
+    if any(float(e) < 0 for e in epsilons):
+        raise ValueError(f"epsilons must be >= 0, got {list(epsilons)}.")
+
+
+def _monotone(best: list[torch.Tensor], broken: torch.Tensor, epsilons: Sequence[float]) -> None:
+    """Balls of one norm are nested: an adversarial found within a smaller epsilon also counts for
+    every larger one (in place). Keeps curves from rising through attack randomness."""
+    order = sorted(range(len(epsilons)), key=lambda i: float(epsilons[i]))
+    for smaller, larger in zip(order[:-1], order[1:], strict=True):
+        carry = broken[smaller] & ~broken[larger]
+        best[larger] = torch.where(carry.view(-1, *[1] * (best[larger].ndim - 1)), best[smaller],
+                                   best[larger])
+        broken[larger] |= broken[smaller]
+
+
+def _attack_batch(
+    attack: Any, fmodel: Any, xb: torch.Tensor, yb: torch.Tensor, epsilons: Sequence[float] | None
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """One attack run on one batch: adversarials per epsilon and success [eps, B]. Epsilon 0 is not
+    attacked (nothing can move): the input itself, broken exactly when the model misreads it."""
+    if epsilons is None:
+        _, clipped, success = attack(fmodel, xb, yb, epsilons=None)
+        return [clipped.detach()], success[None].detach()
+    nonzero = [float(e) for e in epsilons if float(e) > 0]
+    found = iter(())
+    if nonzero:
+        _, clipped, success = attack(fmodel, xb, yb, epsilons=nonzero)
+        found = iter(zip(clipped, success, strict=True))
+    wrong = torch.zeros(len(yb), dtype=torch.bool, device=yb.device)
+    if len(nonzero) < len(epsilons):
+        with torch.no_grad():
+            wrong = fmodel(xb).argmax(dim=-1) != yb
+    advs, successes = [], []
+    for epsilon in epsilons:
+        adv, ok = next(found) if float(epsilon) > 0 else (xb, wrong)
+        advs.append(adv.detach())
+        successes.append(ok.detach())
+    return advs, torch.stack(successes)
+
+
+@contextmanager
+def frozen_parameters(model: nn.Module) -> Iterator[None]:
+    """Turn off requires_grad on the model's weights for the duration (restored afterwards, even on error).
+
+    An attack needs the gradient with respect to the input only; without this, every backward pass also
+    computes (and accumulates into `.grad`) the gradient of every weight.
+    """
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
 
 def run_attack(
@@ -83,28 +165,50 @@ def run_attack(
     batch_size: int = 500,
     device: torch.device | None = None,
     progress: bool = True,
+    restarts: int = 1,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Run a foolbox attack in batches; returns one adversarial batch per epsilon and success [eps, N].
 
     With `epsilons=None` (minimal-perturbation attacks such as C&W or DeepFool) one batch is returned.
+    With `restarts` > 1 the attack runs that many times (useful with a random start) and a sample
+    counts as broken if any run breaks it; the first successful adversarial is kept. With several
+    epsilons, an adversarial found at a smaller epsilon also counts at the larger ones (nested balls).
+    `attack` may be a foolbox attack or a short name (see `make_attack`). Runs on `device`
+    (default `get_device()`: CUDA when present) and returns CPU tensors.
     """
+    attack = _resolve(attack)
     _check_inputs(x, y)
+    _check_epsilons(epsilons)
+    if restarts < 1:
+        raise ValueError(f"restarts must be at least 1, not {restarts}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
     device = device or get_device()
     fmodel = as_foolbox(model, device=device)
-    eps_arg: Any = list(epsilons) if epsilons is not None else None
     n_eps = len(epsilons) if epsilons is not None else 1
     advs: list[list[torch.Tensor]] = [[] for _ in range(n_eps)]
     successes: list[torch.Tensor] = []
-    starts = range(0, len(x), batch_size)
-    for start in tqdm(starts, desc=type(attack).__name__, disable=not progress, leave=False):
+    starts = [(s, r) for s in range(0, len(x), batch_size) for r in range(restarts)]
+    best: list[torch.Tensor] = []
+    broken = torch.empty(0)
+    for start, restart in tqdm(starts, desc=type(attack).__name__, disable=not progress, leave=False):
         xb = x[start : start + batch_size].to(device)
         yb = y[start : start + batch_size].to(device)
-        _, clipped, success = attack(fmodel, xb, yb, epsilons=eps_arg)
-        if epsilons is None:
-            clipped, success = [clipped], success[None]
-        for i, adv in enumerate(clipped):
-            advs[i].append(adv.detach().cpu())
-        successes.append(success.detach().cpu())
+        with frozen_parameters(model):  # input gradients only: no wasted weight gradients
+            clipped, success = _attack_batch(attack, fmodel, xb, yb, epsilons)
+        if restart == 0:
+            best, broken = clipped, success.detach()
+        else:
+            new = success & ~broken
+            best = [torch.where(new[i].view(-1, *[1] * (adv.ndim - 1)), adv, old)
+                    for i, (adv, old) in enumerate(zip(clipped, best, strict=True))]
+            broken = broken | success
+        if restart == restarts - 1:
+            if epsilons is not None and len(epsilons) > 1:
+                _monotone(best, broken, epsilons)
+            for i, adv in enumerate(best):
+                advs[i].append(adv.cpu())
+            successes.append(broken.cpu())
     return [torch.cat(a) for a in advs], torch.cat(successes, dim=1)
 
 
@@ -148,12 +252,14 @@ def robustness_curve(
     batch_size: int = 500,
     device: torch.device | None = None,
     progress: bool = True,
+    restarts: int = 1,
 ) -> RobustnessCurve:
     """Accuracy of `model` on (x, y) under `attack` at each epsilon; a sample counts as robust only
-    if it is classified correctly and the attack fails."""
+    if it is classified correctly and the attack fails (in every one of `restarts` runs)."""
+    attack = _resolve(attack)
     _, success = run_attack(model, x, y, attack, epsilons=epsilons, batch_size=batch_size,
-                            device=device, progress=progress)
-    accuracies = tuple(1.0 - success.float().mean(dim=1).tolist()[i] for i in range(len(epsilons)))
+                            device=device, progress=progress, restarts=restarts)
+    accuracies = tuple(1.0 - float(rate) for rate in success.float().mean(dim=1))
     return RobustnessCurve(type(attack).__name__, tuple(float(e) for e in epsilons), accuracies)
 
 
@@ -167,22 +273,62 @@ def robust_accuracy(
     batch_size: int = 500,
     device: torch.device | None = None,
     progress: bool = True,
+    restarts: int = 1,
 ) -> float:
     """Accuracy under `attack` at one epsilon (foolbox counts misclassified clean inputs as successes)."""
     curve = robustness_curve(model, x, y, attack, epsilons=[epsilon], batch_size=batch_size,
-                             device=device, progress=progress)
+                             device=device, progress=progress, restarts=restarts)
     return curve.accuracies[0]
+
+
+def perturbation_norms(x: torch.Tensor, adv: torch.Tensor, *, norm: str = "l2") -> torch.Tensor:
+    """Per-sample size of `adv - x` in the L2 or L-inf norm."""
+    if norm not in ("l2", "linf"):
+        raise ValueError(f"norm must be 'l2' or 'linf', not {norm!r}.")
+    delta = (adv.detach().cpu() - x.detach().cpu()).flatten(1)
+    return delta.norm(dim=1) if norm == "l2" else delta.abs().amax(dim=1)
+
+
+def adversarial_examples(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    attack: Any,
+    *,
+    epsilon: float | None,
+    device: torch.device | None = None,
+    restarts: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Adversarial inputs for one epsilon (None for minimal attacks) and whether each one succeeded."""
+    (adv,), success = run_attack(model, x, y, attack, epsilons=None if epsilon is None else [epsilon],
+                                 device=device, progress=False, restarts=restarts)
+    return adv, success[0]
 
 
 @dataclass(frozen=True)
 class PerturbationStats:
-    """How large the smallest successful perturbations are (for minimal attacks like C&W, DeepFool)."""
+    """How large the smallest successful perturbations are (for minimal attacks like C&W, DeepFool).
+
+    Only inputs the model classifies correctly are attacked (`attacked` of them): a misclassified
+    input needs no perturbation and would drag the median towards zero.
+    """
 
     norm: str
     success_rate: float
     median: float
     mean: float
     norms: torch.Tensor
+    attacked: int = 0
+    attacked_mask: torch.Tensor | None = None  # which of the given inputs were attacked (read correctly)
+    adversarials: torch.Tensor | None = None  # one per attacked input (see `fooled` for which worked)
+    fooled: torch.Tensor | None = None  # per attacked input: did the attack succeed
+
+
+@torch.no_grad()
+def _predictions(model: nn.Module, x: torch.Tensor, *, batch_size: int, device: torch.device) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(x[i : i + batch_size].to(device)).argmax(dim=1).cpu()
+                      for i in range(0, len(x), batch_size)])
 
 
 def minimal_perturbations(
@@ -196,13 +342,21 @@ def minimal_perturbations(
     device: torch.device | None = None,
     progress: bool = True,
 ) -> PerturbationStats:
-    """Run a minimal-perturbation attack and summarise the size of the successful perturbations."""
+    """Run a minimal-perturbation attack (epsilons=None) on the correctly classified inputs and
+    summarise the size of the successful perturbations in the L2 or L-inf norm."""
     if norm not in ("l2", "linf"):
         raise ValueError(f"norm must be 'l2' or 'linf', not {norm!r}.")
-    (adv,), success = run_attack(model, x, y, attack, epsilons=None, batch_size=batch_size,
+    attack = _resolve(attack)
+    _check_inputs(x, y)
+    device = device or get_device()
+    model.to(device)
+    correct = _predictions(model, x, batch_size=batch_size, device=device) == y.cpu()
+    if not correct.any():
+        raise ValueError("the model misclassifies every input given: nothing left to attack.")
+    xc, yc = x[correct], y[correct]
+    (adv,), success = run_attack(model, xc, yc, attack, epsilons=None, batch_size=batch_size,
                                  device=device, progress=progress)
-    delta = (adv - x).flatten(1)
-    norms = delta.norm(dim=1) if norm == "l2" else delta.abs().amax(dim=1)
+    norms = perturbation_norms(xc, adv, norm=norm)
     ok = success[0]
     found = norms[ok]
     return PerturbationStats(
@@ -211,4 +365,8 @@ def minimal_perturbations(
         median=float(found.median()) if len(found) else float("nan"),
         mean=float(found.mean()) if len(found) else float("nan"),
         norms=found,
+        attacked=int(correct.sum()),
+        attacked_mask=correct,
+        adversarials=adv,
+        fooled=ok,
     )

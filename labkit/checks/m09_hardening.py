@@ -1,0 +1,142 @@
+"""Hidden tests for module 09 (hardening: adversarial training, input transformations, BPDA)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labkit.checks.framework import CheckFailed, exercise
+
+
+def _hidden_model() -> Any:
+    import torch
+
+    from labkit.models import DigitsCNN
+
+    torch.manual_seed(909)
+    return DigitsCNN(channels=(4, 8), hidden=16).eval()
+
+
+def _hidden_batch(n: int = 32) -> tuple[Any, Any]:
+    """Images strictly inside (0, 1) so that clipping to [0, 1] never hides a missing projection."""
+    import torch
+
+    generator = torch.Generator().manual_seed(4242)
+    x = 0.3 + 0.4 * torch.rand(n, 1, 28, 28, generator=generator)
+    y = torch.randint(0, 10, (n,), generator=generator)
+    return x, y
+
+
+def _as_tensor(value: Any, like: Any, what: str) -> Any:
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise CheckFailed(f"{what} should return a torch tensor, got {type(value).__name__}.")
+    if value.shape != like.shape:
+        raise CheckFailed(
+            f"{what} should keep the input's shape {tuple(like.shape)}, got {tuple(value.shape)}."
+        )
+    return value.detach()
+
+
+@exercise(
+    "09.fgsm_rs",
+    title="FGSM with a random start",
+    hint="Start from a random point of the ball (uniform in [-epsilon, epsilon], drawn with the "
+    "generator you are given), take ONE step of size alpha along the sign of the loss gradient "
+    "at that point, then project back: into the epsilon-ball around the original x and into [0, 1].",
+)
+def _check_fgsm_rs(perturb: Any) -> str:
+    import torch
+    from torch import nn
+
+    model = _hidden_model()
+    x, y = _hidden_batch()
+    eps, alpha = 0.1, 0.125
+
+    def run(seed: int, inputs: Any = x, labels: Any = y) -> Any:
+        generator = torch.Generator().manual_seed(seed)
+        out = perturb(model, inputs, labels, epsilon=eps, alpha=alpha, generator=generator)
+        return _as_tensor(out, inputs, "fgsm_random_start")
+
+    adv = run(1)
+    delta = adv - x
+    if delta.abs().max() > eps + 1e-5:
+        raise CheckFailed(
+            f"a pixel moved by {delta.abs().max():.3f} but the budget is epsilon={eps}: project the "
+            "result back into the ball around the ORIGINAL x."
+        )
+    edge = torch.zeros(4, 1, 28, 28)
+    edge[:, :, 10:18, 10:18] = 1.0
+    edge_adv = run(1, edge, y[:4])
+    if edge_adv.min() < 0 or edge_adv.max() > 1:
+        raise CheckFailed(
+            "on an image with pixels at 0 and 1 the result left [0, 1]: clip to the valid range."
+        )
+    if not torch.equal(adv, run(1)):
+        raise CheckFailed(
+            "two calls with identically seeded generators gave different results: draw the random "
+            "start with the `generator` argument, not the global random state."
+        )
+    if torch.equal(adv, run(2)):
+        raise CheckFailed("different generators gave the same result: is the random start used at all?")
+    with torch.no_grad():
+        loss_clean = nn.functional.cross_entropy(model(x), y).item()
+        loss_adv = nn.functional.cross_entropy(model(adv), y).item()
+        noise = (x + eps * (2 * torch.rand(x.shape, generator=torch.Generator().manual_seed(7)) - 1))
+        loss_noise = nn.functional.cross_entropy(model(noise), y).item()
+    if loss_adv <= max(loss_clean, loss_noise) + 0.01:
+        raise CheckFailed(
+            f"the loss went from {loss_clean:.3f} (clean) to {loss_adv:.3f}; random noise of the same "
+            f"size gives {loss_noise:.3f}. The step should go UP the loss (gradient ascent, its sign)."
+        )
+    small = (delta.abs() < 0.25 * eps - 1e-6).float().mean().item()
+    if small > 0.05:
+        raise CheckFailed(
+            f"{small:.0%} of pixels moved by less than alpha - epsilon = {alpha - eps:.3f} from x; one "
+            "full step of size alpha along the gradient's SIGN moves every pixel at least that far."
+        )
+    return (f"one signed-gradient step raised a hidden model's loss from {loss_clean:.3f} to "
+            f"{loss_adv:.3f}; every pixel stays within epsilon and in [0, 1].")
+
+
+@exercise(
+    "09.bpda",
+    title="a straight-through (BPDA) wrapper",
+    hint="The forward value must be transform(x) exactly, while the gradient must be that of the "
+    "identity. Write the output as x plus a correction that autograd does not see "
+    "(tensor.detach() cuts a term out of the backward pass).",
+)
+def _check_bpda(straight_through: Any) -> str:
+    import torch
+
+    from labkit.defenses import bit_depth, jpeg_like
+
+    generator = torch.Generator().manual_seed(99)
+    x = torch.rand(3, 1, 28, 28, generator=generator)
+    weights = torch.randn(3, 1, 28, 28, generator=generator)
+    for name, transform in (("3-bit squeezing", lambda t: bit_depth(t, bits=3)),
+                            ("JPEG-like compression", lambda t: jpeg_like(t, quality=30))):
+        wrapped = straight_through(transform)
+        if not callable(wrapped):
+            raise CheckFailed(f"straight_through should return a function, got {type(wrapped).__name__}.")
+        xx = x.clone().requires_grad_(True)
+        out = wrapped(xx)
+        value = _as_tensor(out, x, "the wrapped transformation")
+        if not torch.allclose(value, transform(x), atol=1e-6):
+            raise CheckFailed(
+                f"with {name} the forward value differs from transform(x): the defended model must "
+                "still see the transformed input, or you are evaluating a different model."
+            )
+        if not out.requires_grad:
+            raise CheckFailed(f"with {name} the output carries no gradient at all: nothing to attack with.")
+        (grad,) = torch.autograd.grad((out * weights).sum(), xx, allow_unused=True)
+        if grad is None or grad.abs().max() == 0:
+            raise CheckFailed(
+                f"with {name} the gradient reaching x is zero: that is the masked gradient the attacker "
+                "must get around."
+            )
+        if not torch.allclose(grad, weights, atol=1e-5):
+            raise CheckFailed(
+                f"with {name} the gradient is not that of the identity (d out / d x should be 1)."
+            )
+    return "forward = the defence, backward = the identity: the defence's gradient is no longer masked."

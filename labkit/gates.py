@@ -1,0 +1,178 @@
+"""Security gates for CI: robustness requirements run as pytest files, and artifact scans as exit codes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class RobustnessRequirement:
+    """A measurable security requirement: "accuracy >= min_accuracy under attack at epsilon on n digits"."""
+
+    id: str
+    model: str
+    epsilon: float
+    min_accuracy: float
+    attack: str = "pgd"
+    steps: int = 20
+    n: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_accuracy <= 1.0:
+            raise ValueError(f"{self.id}: min_accuracy is a fraction in [0, 1], not {self.min_accuracy}.")
+        if self.epsilon < 0 or self.steps < 1 or self.n < 1:
+            raise ValueError(f"{self.id}: need epsilon >= 0, steps >= 1 and n >= 1.")
+
+    def text(self) -> str:
+        """The requirement as a sentence for a threat model or a test docstring."""
+        return (
+            f"{self.id}: {self.model} keeps accuracy >= {self.min_accuracy:.0%} under "
+            f"{self.attack.upper()}-{self.steps} at L-inf epsilon {self.epsilon:g} on the first "
+            f"{self.n} test digits."
+        )
+
+
+@dataclass(frozen=True)
+class RequirementResult:
+    """A requirement and the accuracy measured for it."""
+
+    requirement: RobustnessRequirement
+    accuracy: float
+
+    @property
+    def passed(self) -> bool:
+        return self.accuracy >= self.requirement.min_accuracy
+
+    def summary(self) -> str:
+        """One line: PASS or FAIL, measured against required."""
+        verdict = "PASS" if self.passed else "FAIL"
+        return (f"{verdict} {self.requirement.id}: {self.requirement.model} measured {self.accuracy:.1%}, "
+                f"required >= {self.requirement.min_accuracy:.0%}")
+
+
+def evaluate_requirement(
+    requirement: RobustnessRequirement,
+    *,
+    model: nn.Module | None = None,
+    device: torch.device | None = None,
+    progress: bool = False,
+) -> RequirementResult:
+    """Attack the first n test digits as the requirement says and measure the accuracy that is left.
+
+    `model` defaults to the zoo model the requirement names (hash-checked on load).
+    """
+    from labkit.attacks import make_attack, robust_accuracy
+    from labkit.data import load_digits
+    from labkit.zoo import load_model
+
+    x, y = load_digits("test")
+    if requirement.n > len(x):
+        raise ValueError(f"{requirement.id}: n={requirement.n} but the test split holds {len(x)} digits.")
+    x, y = x[: requirement.n], y[: requirement.n]
+    model = model if model is not None else load_model(requirement.model, device=device)
+    params = {} if requirement.attack == "fgsm" else {"steps": requirement.steps}
+    attack = make_attack(requirement.attack, **params)
+    accuracy = robust_accuracy(model, x, y, attack, epsilon=requirement.epsilon, device=device,
+                               progress=progress)
+    return RequirementResult(requirement, accuracy)
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """The outcome of a CI step: exit code, items that passed and failed (tests or files), output."""
+
+    returncode: int
+    passed: int
+    failed: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def tail(self, lines: int = 12) -> str:
+        """The last lines of the output (pytest's short summary lives there)."""
+        return "\n".join(self.output.rstrip().splitlines()[-lines:])
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("GIT_PYTHON_REFRESH", "quiet")  # foolbox's GitPython, without git on PATH
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ beside the gate files
+    return env
+
+
+def _count(pattern: str, text: str) -> int:
+    match = re.search(rf"(\d+) {pattern}", text)
+    return int(match.group(1)) if match else 0
+
+
+def _field(name: str, text: str) -> int:
+    match = re.search(rf"{name}: (\d+)", text)
+    return int(match.group(1)) if match else 0
+
+
+def gate_file(name: str, source: str, *, directory: Path | str | None = None) -> Path:
+    """Write gate test source to `directory` (default: user_dir()/gates) as test_<name>.py; returns it."""
+    from labkit.paths import user_dir
+
+    if not re.fullmatch(r"\w+", name):
+        raise ValueError(f"gate name {name!r} must be letters, digits and underscores (it names a file).")
+    folder = Path(directory) if directory is not None else user_dir() / "gates"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"test_{name}.py"
+    path.write_text(source, encoding="utf-8")
+    return path
+
+
+def run_pytest(path: Path | str, *, plugins: bool = False, timeout: float = 600.0) -> GateRun:
+    """Run pytest on a test file or directory in a fresh Python process, as a CI job would.
+
+    Exit code 0: every test passed; 1: a test failed; 5: no tests were collected (a gate that tests
+    nothing is a failed gate, so `ok` is False). Installed pytest plugins are not loaded unless
+    `plugins=True`: a gate needs none, and loading them all costs seconds per run.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No test file or directory at {path}; write the gate file first.")
+    command = [sys.executable, "-m", "pytest", "-q", "--no-header", "--color=no", "-p", "no:cacheprovider",
+               str(path)]
+    env = _env()
+    env["COLUMNS"] = "200"  # pytest cuts its short summary (the failed assertions) to the terminal width
+    if not plugins:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=path.parent if path.is_file() else path, check=False)
+    output = done.stdout + done.stderr
+    failed = _count("failed", output) + _count("errors?", output)
+    return GateRun(done.returncode, _count("passed", output), failed, output)
+
+
+_PICKLESCAN = "import sys; from picklescan.cli import main; sys.exit(main())"  # `python -m` drops the code
+
+
+def run_picklescan(path: Path | str, *, strict: bool = False, timeout: float = 120.0) -> GateRun:
+    """Scan a file or directory of model artifacts with picklescan (exit 0 clean, 1 dangerous, 2 error).
+
+    The scanner reads the pickle opcodes without executing them; nothing is ever unpickled. In a
+    directory it scans pickle-based formats by extension (.pkl, .pt, .bin, .ckpt, .npy, .zip, ...);
+    a single file is scanned whatever its name. `strict` also fails on merely suspicious imports.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Nothing to scan at {path}.")
+    command = [sys.executable, "-c", _PICKLESCAN, "--path", str(path), *(["--strict"] if strict else [])]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_env(), check=False)
+    output = done.stdout + done.stderr
+    scanned, infected = (_field(name, output) for name in ("Scanned files", "Infected files"))
+    return GateRun(done.returncode, scanned - infected, infected, output)

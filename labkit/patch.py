@@ -1,0 +1,145 @@
+"""Adversarial patches in the spirit of physical-domain attacks: a small sticker that pushes any
+digit towards a chosen class wherever it is placed.
+
+Threat model: the attacker cannot perturb every pixel of each input (the cheque is scanned by the
+bank), but can put the same small patch anywhere on the paper. The patch is optimised with the
+gradients of a model the attacker holds (the target itself in the worst case, or a surrogate) and
+an expectation over random placements, so it works without knowing where it will land.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from labkit.runtime import get_device
+
+
+def random_positions(
+    n: int, *, patch_size: int, image_size: int = 28, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-left corners (rows, cols) for n patches placed uniformly so they fit inside the image."""
+    if not 1 <= patch_size <= image_size:
+        raise ValueError(f"patch_size must be between 1 and the image size {image_size}, not {patch_size}.")
+    high = image_size - patch_size + 1
+    rows = torch.randint(0, high, (n,), generator=generator)
+    cols = torch.randint(0, high, (n,), generator=generator)
+    return rows, cols
+
+
+def apply_patch(x: torch.Tensor, patch: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Paste `patch` (C x s x s, values in [0, 1]) onto each image of x (N x C x H x W) with its
+    top-left corner at (rows[i], cols[i]); returns new images (x is not changed). Differentiable
+    in the patch."""
+    if patch.ndim != 3 or patch.shape[1] != patch.shape[2] or x.ndim != 4 or patch.shape[0] != x.shape[1]:
+        raise ValueError(
+            f"expected images N x C x H x W and a square patch C x s x s, got {tuple(x.shape)} and "
+            f"{tuple(patch.shape)}."
+        )
+    if len(rows) != len(x) or len(cols) != len(x):
+        raise ValueError(f"give one position per image: {len(x)} images, {len(rows)} rows, {len(cols)} cols.")
+    size = patch.shape[-1]
+    height, width = x.shape[-2:]
+    if rows.min() < 0 or cols.min() < 0 or rows.max() > height - size or cols.max() > width - size:
+        raise ValueError(f"every {size}x{size} patch must fit inside the {height}x{width} image.")
+    pad = nn.functional.pad(patch, (0, width - size, 0, height - size))  # patch at the top-left
+    mask = nn.functional.pad(torch.ones_like(patch), (0, width - size, 0, height - size))
+    # shift the padded patch and its mask to each position with one gather per image
+    r = (torch.arange(height, device=x.device)[None, :] - rows.to(x.device)[:, None]) % height
+    c = (torch.arange(width, device=x.device)[None, :] - cols.to(x.device)[:, None]) % width
+    placed = pad.to(x.device)[:, r[:, :, None], c[:, None, :]].permute(1, 0, 2, 3)
+    where = mask.to(x.device)[:, r[:, :, None], c[:, None, :]].permute(1, 0, 2, 3)
+    return x * (1 - where) + placed * where
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    """An optimised patch, the class it pushes towards, and its loss after each step."""
+
+    patch: torch.Tensor
+    target: int
+    losses: tuple[float, ...]
+
+
+def train_patch(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    target: int,
+    size: int = 8,
+    steps: int = 300,
+    batch_size: int = 128,
+    lr: float = 0.05,
+    seed: int = 0,
+    device: torch.device | None = None,
+    progress: bool = True,
+) -> PatchResult:
+    """Optimise a size x size patch so `model` labels patched images as `target`, with a fresh random
+    image batch and random placements each step (expectation over placement). Only the patch is
+    trained; the model is left unchanged in eval mode."""
+    if x.ndim != 4 or len(x) == 0:
+        raise ValueError(f"expected N > 0 images N x C x H x W, got a tensor of shape {tuple(x.shape)}.")
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be at least 1, got {steps} and {batch_size}.")
+    device = device or get_device()
+    model = model.eval().to(device)
+    generator = torch.Generator().manual_seed(seed)
+    # the patch lives in [0, 1] through a sigmoid, so plain Adam steps never leave the pixel range
+    raw = torch.randn(x.shape[1], size, size, generator=generator).mul(0.1).to(device).requires_grad_(True)
+    optimiser = torch.optim.Adam([raw], lr=lr)
+    frozen = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    for parameter, _ in frozen:
+        parameter.requires_grad_(False)  # gradients flow to the patch only
+    goal = torch.full((batch_size,), int(target), device=device)
+    losses: list[float] = []
+    try:
+        for _ in tqdm(range(steps), desc="patch", disable=not progress, leave=False):
+            pick = torch.randint(0, len(x), (batch_size,), generator=generator)
+            rows, cols = random_positions(batch_size, patch_size=size, image_size=x.shape[-1],
+                                          generator=generator)
+            patched = apply_patch(x[pick].to(device), torch.sigmoid(raw), rows, cols)
+            loss = nn.functional.cross_entropy(model(patched), goal)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.item())
+    finally:
+        for parameter, required in frozen:
+            parameter.requires_grad_(required)
+    return PatchResult(torch.sigmoid(raw).detach().cpu(), int(target), tuple(losses))
+
+
+@torch.no_grad()
+def patch_success(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    patch: torch.Tensor,
+    *,
+    target: int,
+    placements: int = 5,
+    seed: int = 0,
+) -> float:
+    """Fraction of (image, random placement) pairs that `model` labels `target`, over the images whose
+    true class is not `target` (held-out digits, `placements` random positions each)."""
+    keep = y.cpu() != target
+    if not keep.any():
+        raise ValueError(f"every image is of the target class {target}; pass digits of other classes.")
+    if placements < 1:
+        raise ValueError(f"placements must be at least 1, not {placements}.")
+    x = x.cpu()[keep]
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    hits, total = 0, 0
+    for _ in range(placements):
+        rows, cols = random_positions(len(x), patch_size=patch.shape[-1], image_size=x.shape[-1],
+                                      generator=generator)
+        patched = apply_patch(x, patch.cpu(), rows, cols)
+        predictions = torch.cat([model(patched[i : i + 512].to(device)).argmax(dim=1).cpu()
+                                 for i in range(0, len(patched), 512)])
+        hits += int((predictions == target).sum())
+        total += len(x)
+    return hits / total

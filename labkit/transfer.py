@@ -1,0 +1,110 @@
+"""Transfer attacks: train a surrogate on data the attacker could have, craft adversarial examples
+on it with white-box attacks, and send them to the target.
+
+Threat model: black-box. The attacker holds its own unlabelled images from the same distribution,
+labels them by querying the target's API (label only), and never sees the target's weights or
+gradients; the adversarial examples are crafted on the surrogate alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from labkit.models import DigitsCNN
+from labkit.runtime import get_device, seed_everything
+from labkit.training import predict_logits, random_shift, train_model
+
+
+def label_with_queries(box: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
+    """The labels a black box gives the attacker's images (one query per image, in batches)."""
+    if x.ndim != 4:
+        raise ValueError(f"expected images N x C x H x W, got a tensor of shape {tuple(x.shape)}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+    labels = [box(x[i : i + batch_size]).argmax(dim=1).cpu() for i in range(0, len(x), batch_size)]
+    return torch.cat(labels) if labels else torch.empty(0, dtype=torch.long)
+
+
+def train_surrogate(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    channels: tuple[int, int] = (8, 16),
+    hidden: int = 64,
+    epochs: int = 4,
+    lr: float = 2e-3,
+    seed: int = 0,
+    device: torch.device | None = None,
+    progress: bool = True,
+) -> nn.Module:
+    """Train the attacker's own digit classifier (a smaller CNN than the target, by default) on
+    (x, y), e.g. images it labelled by querying the target. Returns it in eval mode."""
+    if x.ndim != 4 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(
+            f"expected N > 0 images N x 1 x 28 x 28 and N labels, got {tuple(x.shape)} and {tuple(y.shape)}."
+        )
+    seed_everything(seed)  # the surrogate's initial weights are part of the attacker's recipe
+    surrogate = DigitsCNN(channels=channels, hidden=hidden)
+    train_model(surrogate, x, y.long(), epochs=epochs, lr=lr, seed=seed, augment=random_shift,
+                device=device or get_device(), progress=progress, desc="surrogate")
+    return surrogate.eval()
+
+
+def _fooled_fraction(target: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor) -> float:
+    clean_ok = predict_logits(target, x).argmax(dim=1) == y
+    if not clean_ok.any():
+        return float("nan")
+    fooled = predict_logits(target, x_adv).argmax(dim=1) != y
+    return float((fooled & clean_ok).sum()) / float(clean_ok.sum())
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """Success of a surrogate's adversarial examples on the surrogate itself and on the target,
+    both counted over the images each model classified correctly when clean."""
+
+    attack: str
+    epsilons: tuple[float, ...]
+    surrogate_success: tuple[float, ...]
+    transfer_rates: tuple[float, ...]
+    adversarials: tuple[torch.Tensor, ...]
+
+    def table(self) -> str:
+        """A markdown table of epsilon against success on the surrogate and on the target."""
+        rows = ["| epsilon | success on surrogate (white-box) | transfer rate to target |", "|---|---|---|"]
+        rows += [f"| {e:g} | {s:.0%} | {t:.0%} |"
+                 for e, s, t in zip(self.epsilons, self.surrogate_success, self.transfer_rates, strict=True)]
+        return "\n".join(rows)
+
+
+def transfer_attack(
+    surrogate: nn.Module,
+    target: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    attack: Any,
+    *,
+    epsilons: Sequence[float],
+    device: torch.device | None = None,
+    progress: bool = True,
+) -> TransferResult:
+    """Craft `attack` (a foolbox attack, e.g. make_attack("pgd")) on the surrogate at each epsilon
+    and measure how often the adversarial examples also fool the target.
+
+    Threat model: black-box transfer; only the surrogate's gradients are used. The target is only
+    asked for its labels (here through the model itself, to measure the outcome)."""
+    from labkit.attacks import run_attack
+
+    if not epsilons:
+        raise ValueError("epsilons must be a non-empty list of perturbation sizes.")
+    advs, _ = run_attack(surrogate, x, y, attack, epsilons=list(epsilons), device=device, progress=progress)
+    x, y = x.cpu(), y.cpu()
+    surrogate_success = tuple(_fooled_fraction(surrogate, x, adv, y) for adv in advs)
+    rates = tuple(_fooled_fraction(target, x, adv, y) for adv in advs)
+    return TransferResult(type(attack).__name__, tuple(float(e) for e in epsilons), surrogate_success,
+                          rates, tuple(advs))

@@ -1,0 +1,77 @@
+"""Correct, stub and plausible-wrong answers for module 09's checks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _grad(model, x, y):
+    x = x.detach().clone().requires_grad_(True)
+    nn.functional.cross_entropy(model(x), y).backward()
+    return x.grad
+
+
+def fgsm_random_start(model, x, y, *, epsilon, alpha, generator):
+    start = (x + (2 * torch.rand(x.shape, generator=generator) - 1) * epsilon).clamp(0, 1)
+    adv = start + alpha * _grad(model, start, y).sign()
+    return torch.min(torch.max(adv, x - epsilon), x + epsilon).clamp(0, 1).detach()
+
+
+def plain_fgsm(model, x, y, *, epsilon, alpha, generator):
+    return (x + epsilon * _grad(model, x, y).sign()).clamp(0, 1).detach()
+
+
+def forgets_the_ball(model, x, y, *, epsilon, alpha, generator):
+    start = (x + (2 * torch.rand(x.shape, generator=generator) - 1) * epsilon).clamp(0, 1)
+    return (start + alpha * _grad(model, start, y).sign()).clamp(0, 1).detach()
+
+
+def global_random_state(model, x, y, *, epsilon, alpha, generator):
+    start = (x + (2 * torch.rand(x.shape) - 1) * epsilon).clamp(0, 1)
+    adv = start + alpha * _grad(model, start, y).sign()
+    return torch.min(torch.max(adv, x - epsilon), x + epsilon).clamp(0, 1).detach()
+
+
+def descends(model, x, y, *, epsilon, alpha, generator):
+    start = (x + (2 * torch.rand(x.shape, generator=generator) - 1) * epsilon).clamp(0, 1)
+    adv = start - alpha * _grad(model, start, y).sign()
+    return torch.min(torch.max(adv, x - epsilon), x + epsilon).clamp(0, 1).detach()
+
+
+def raw_gradient(model, x, y, *, epsilon, alpha, generator):
+    start = (x + (2 * torch.rand(x.shape, generator=generator) - 1) * epsilon).clamp(0, 1)
+    adv = start + alpha * _grad(model, start, y)
+    return torch.min(torch.max(adv, x - epsilon), x + epsilon).clamp(0, 1).detach()
+
+
+def straight_through(transform):
+    def wrapped(x):
+        return x + (transform(x) - x).detach()
+
+    return wrapped
+
+
+def transform_only(transform):
+    return transform
+
+
+def identity_forward(transform):
+    return lambda x: x
+
+
+def cancels_out(transform):
+    return lambda x: x + transform(x) - x
+
+
+def detached_output(transform):
+    return lambda x: transform(x).detach()
+
+
+ANSWERS = {
+    "09.fgsm_rs": (
+        fgsm_random_start,
+        [plain_fgsm, forgets_the_ball, global_random_state, descends, raw_gradient],
+    ),
+    "09.bpda": (straight_through, [transform_only, identity_forward, cancels_out, detached_output]),
+}
