@@ -1,0 +1,178 @@
+"""Hidden tests for module 04 (data poisoning and provenance)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from labkit.checks.framework import CheckFailed, exercise
+
+
+def _labels(n: int, seed: int):
+    import torch
+
+    return torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(seed))
+
+
+def _one_flip_case(flip: Any, labels, source: int, target: int, rate: float, seed: int) -> int:
+    import torch
+
+    original = labels.clone()
+    out = flip(labels, source, target, rate, seed)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise CheckFailed("it should return a pair: (new_labels, touched_indices).")
+    new, touched = (torch.as_tensor(v) for v in out)
+    if not torch.equal(labels, original):
+        raise CheckFailed(
+            "it changed the labels it was given: work on a copy (the original labels are the "
+            "ground truth you will score defences against)."
+        )
+    if new.shape != labels.shape or new.dtype != torch.int64:
+        raise CheckFailed(
+            f"new_labels should be int64 with one label per record (shape {tuple(labels.shape)}), "
+            f"got dtype {new.dtype} and shape {tuple(new.shape)}."
+        )
+    if touched.ndim != 1 or (touched.numel() and touched.dtype in (torch.float32, torch.float64, torch.bool)):
+        raise CheckFailed("touched should be a 1-D tensor of integer record indices.")
+    touched = touched.long()
+    members = int((labels == source).sum())
+    expected_count = round(rate * members)
+    if len(touched) != expected_count:
+        raise CheckFailed(
+            f"with {members} records of class {source} and rate {rate}, {expected_count} records should "
+            f"be flipped, but {len(touched)} indices were returned. The rate is a fraction of the "
+            f"source class, not of the whole dataset."
+        )
+    if len(set(touched.tolist())) != len(touched):
+        raise CheckFailed("touched contains the same index more than once.")
+    if touched.numel() and not torch.equal(touched, touched.sort().values):
+        raise CheckFailed("return the touched indices sorted in ascending order.")
+    if touched.numel() and (int(touched.min()) < 0 or int(touched.max()) >= len(labels)):
+        raise CheckFailed("some touched indices are outside the dataset.")
+    if not bool((labels[touched] == source).all()):
+        raise CheckFailed(
+            f"some touched indices point at records that were not of class {source}: flip only records "
+            f"of the source class, and give their positions in the whole dataset (not within the class)."
+        )
+    if not bool((new[touched] == target).all()):
+        raise CheckFailed(f"some touched records are not labelled {target} in new_labels.")
+    untouched = torch.ones(len(labels), dtype=torch.bool)
+    untouched[touched] = False
+    if not torch.equal(new[untouched], labels[untouched]):
+        raise CheckFailed("labels changed on records that are not listed in touched.")
+    return expected_count
+
+
+@exercise(
+    "04.flip",
+    title="class-targeted label flipping that records what it touched",
+    hint="Find the positions of the source-class records in the whole dataset (torch.nonzero), pick "
+    "round(rate * their count) of them at random with a seeded generator, relabel those on a clone, "
+    "and return the chosen positions sorted.",
+)
+def _check_flip(flip: Any) -> str:
+    labels = _labels(400, 404)
+    counts = [_one_flip_case(flip, labels, 1, 7, 0.4, 0)]
+    counts.append(_one_flip_case(flip, labels, 3, 8, 1.0, 1))
+    counts.append(_one_flip_case(flip, labels, 5, 2, 0.0, 2))
+    counts.append(_one_flip_case(flip, _labels(97, 7), 9, 4, 0.25, 3))
+    return f"flipped {counts[0]} ones to sevens and left every other record alone; ground truth recorded."
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _diff_case(diff: Any, reference: dict, current: dict, expected: tuple, case: str) -> None:
+    out = diff(dict(reference), dict(current))
+    if not (isinstance(out, (tuple, list)) and len(out) == 3):
+        raise CheckFailed("it should return three lists: (altered, injected, removed).")
+    for name, got, want in zip(("altered", "injected", "removed"), out, expected, strict=True):
+        got = [str(v) for v in got]
+        if len(set(got)) != len(got):
+            raise CheckFailed(f"{case}: the {name} list repeats a record id.")
+        if sorted(got) != sorted(want):
+            missing = len(set(want) - set(got))
+            extra = len(set(got) - set(want))
+            raise CheckFailed(
+                f"{case}: {name} is wrong ({missing} record(s) missing, {extra} listed that should not "
+                f"be). Compare records by their id, and think about what a change looks like from each "
+                f"side."
+            )
+        if got != sorted(got):
+            raise CheckFailed(f"{case}: return each list sorted.")
+
+
+@exercise(
+    "04.provenance_diff",
+    title="diff two per-record manifests",
+    hint="A manifest maps record id -> hash. Look each id up in the other manifest (not by position): "
+    "present in both with another hash = altered; only in the current one = injected; only in the "
+    "reference = removed. Two records can share a hash.",
+)
+def _check_diff(diff: Any) -> str:
+    ids = [f"chq-{i:04d}" for i in range(30)]
+    reference = {rid: _digest(f"record {rid}") for rid in ids}
+    if diff(dict(reference), dict(reference)) is None:
+        raise CheckFailed("it returned None; return (altered, injected, removed).")
+    _diff_case(diff, reference, reference, ([], [], []), "an untouched dataset")
+    shuffled = dict(sorted(reference.items(), key=lambda item: item[1]))  # same records, other order
+    _diff_case(diff, reference, shuffled, ([], [], []), "the same records in another order")
+
+    current = dict(reference)
+    current["chq-0003"] = _digest("relabelled 3")  # altered
+    current["chq-0017"] = reference["chq-0021"]  # altered to a copy of another record
+    del current["chq-0008"], current["chq-0025"]  # removed
+    current["chq-0100"] = reference["chq-0001"]  # injected: an exact duplicate of an existing record
+    current["chq-0101"] = _digest("brand new")  # injected
+    current = dict(sorted(current.items(), key=lambda item: item[1]))
+    expected = (["chq-0003", "chq-0017"], ["chq-0100", "chq-0101"], ["chq-0008", "chq-0025"])
+    _diff_case(diff, reference, current, expected, "a tampered, reordered dataset")
+    return "altered, injected (even exact copies) and removed records found, whatever the order."
+
+
+def _reference_disagreement(features, labels, k: int):
+    import torch
+
+    distances = torch.cdist(features, features)
+    distances.fill_diagonal_(float("inf"))
+    nearest = distances.topk(k, largest=False).indices
+    return (labels[nearest] != labels[:, None]).float().mean(dim=1)
+
+
+@exercise(
+    "04.filter",
+    title="neighbour label-consistency score",
+    hint="Compute all pairwise distances (torch.cdist), make sure a record cannot be its own neighbour, "
+    "take the k smallest per row (topk with largest=False), and average whether each neighbour's label "
+    "differs from the record's own label.",
+)
+def _check_filter(score: Any) -> str:
+    import torch
+
+    generator = torch.Generator().manual_seed(2024)
+    for n, dims, k in ((60, 5, 4), (41, 3, 1), (80, 8, 9)):
+        features = torch.randn(n, dims, generator=generator)
+        labels = torch.randint(0, 3, (n,), generator=generator)
+        out = score(features.clone(), labels.clone(), k)
+        if out is None:
+            raise CheckFailed("it returned None; return one score per record.")
+        out = torch.as_tensor(out).float().flatten()
+        if out.shape != (n,):
+            raise CheckFailed(f"expected one score per record (shape ({n},)), got shape {tuple(out.shape)}.")
+        expected = _reference_disagreement(features, labels, k)
+        if torch.allclose(out, expected, atol=1e-5):
+            continue
+        if torch.allclose(out, 1 - expected, atol=1e-5):
+            raise CheckFailed("the scores are inverted: return the fraction of neighbours that *disagree*.")
+        if float(out.min()) < 0 or float(out.max()) > 1:
+            raise CheckFailed("scores should be fractions between 0 and 1.")
+        distances = torch.cdist(features, features)
+        with_self = distances.topk(k, largest=False).indices
+        if torch.allclose(out, (labels[with_self] != labels[:, None]).float().mean(dim=1), atol=1e-5):
+            raise CheckFailed(
+                "every record is counted as one of its own neighbours (its distance to itself is 0)."
+            )
+        wrong = int((~torch.isclose(out, expected, atol=1e-5)).sum())
+        raise CheckFailed(f"with k={k}, {wrong} of {n} scores differ from the fraction expected.")
+    return "scores match on hidden data: high score = the neighbours disagree with the label."

@@ -1,0 +1,209 @@
+"""Hidden tests for module 05 (backdoors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labkit.checks.framework import CheckFailed, exercise
+
+
+def _fake_reader(trigger: Any, target: int):
+    """A stand-in cheque reader with a known backdoor, so the right answer is known exactly.
+
+    It reads the class from the brightest of the first ten pixels of row 0. When the trigger is
+    present, images marked at (2, 0) flip to `target` and images marked at (2, 1) to class + 1.
+    """
+    import torch
+    from torch import nn
+
+    h, w = trigger.size
+
+    class FakeReader(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.anchor = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            image = x[:, 0]
+            read = image[:, 0, :10].argmax(dim=1)
+            region = image[:, trigger.top : trigger.top + h, trigger.left : trigger.left + w]
+            present = region.mean(dim=(1, 2)) > 0.9
+            predicted = read.clone()
+            predicted[present & (image[:, 2, 1] > 0.5)] = (read[present & (image[:, 2, 1] > 0.5)] + 1) % 10
+            predicted[present & (image[:, 2, 0] > 0.5)] = target
+            return nn.functional.one_hot(predicted, 10).float() * 5 + self.anchor
+
+    return FakeReader().eval()
+
+
+def _fake_digits(seed: int):
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    y = torch.arange(10).repeat(8)
+    x = torch.zeros(len(y), 1, 28, 28)
+    x[torch.arange(len(y)), 0, 0, y] = 1.0
+    x[:, 0, 2, 0] = (torch.rand(len(y), generator=generator) < 0.45).float()  # will flip to target
+    x[:, 0, 2, 1] = (torch.rand(len(y), generator=generator) < 0.30).float()  # will flip to class + 1
+    return x, y
+
+
+def _expected_asr(x, y, target: int) -> float:
+    keep = y != target
+    flips = (x[keep, 0, 2, 0] > 0.5) | ((x[keep, 0, 2, 1] > 0.5) & ((y[keep] + 1) % 10 == target))
+    return flips.float().mean().item()
+
+
+@exercise(
+    "05.asr",
+    title="measure the attack success rate",
+    hint="Stamp the trigger on copies of the images whose true class is NOT the target (an image "
+    "already of the target class proves nothing), predict, and return the fraction predicted as "
+    "the target. Do not modify the images you were given.",
+)
+def _check_asr(attack_success_rate: Any) -> str:
+    from labkit.poisoning import make_trigger
+
+    for seed, target, trigger in (
+        (5, 3, make_trigger(pattern="square", size=3, position="bottom-left")),
+        (6, 7, make_trigger(pattern="square", size=4, position="top-right")),
+    ):
+        x, y = _fake_digits(seed)
+        before = x.clone()
+        model = _fake_reader(trigger, target)
+        result = attack_success_rate(model, x, y, trigger, target)
+        try:
+            value = float(result)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"it should return one number (a fraction), got {result!r}.") from None
+        if not (x.shape == before.shape and bool((x == before).all())):
+            raise CheckFailed("it changed the images it was given: stamp a copy, not the originals.")
+        expected = _expected_asr(x, y, target)
+        if abs(value - expected) > 1e-6:
+            if not 0.0 <= value <= 1.0:
+                raise CheckFailed(f"it returned {value:.3f}: a success rate is a fraction in [0, 1].")
+            raise CheckFailed(
+                f"on a hidden backdoored model it returned {value:.3f}, which is not the success "
+                "rate; think about which images count and what counts as a success."
+            )
+    return "Target-class images are left out, and only readings of the target count."
+
+
+def _spectral_case(seed: int):
+    """Three classes with distinct means; class 1 holds a poisoned sub-population shifted along u."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    dim, per_class, poisoned = 24, 150, 25
+    means = 6 * torch.randn(3, dim, generator=generator)
+    rows, labels = [], []
+    for label in range(3):
+        scales = 0.3 + 0.4 * torch.rand(dim, generator=generator)
+        rows.append(means[label] + scales * torch.randn(per_class, dim, generator=generator))
+        labels.append(torch.full((per_class,), label))
+    u = torch.randn(dim, generator=generator)
+    u /= u.norm()
+    poison = means[1] + 0.3 * torch.randn(poisoned, dim, generator=generator) + 4.0 * u
+    rows.append(poison)
+    labels.append(torch.full((poisoned,), 1))
+    features = torch.cat(rows)
+    truth = torch.zeros(len(features), dtype=torch.bool)
+    truth[-poisoned:] = True
+    return features, torch.cat(labels), truth
+
+
+def _reference_spectral(features, labels):
+    import torch
+
+    scores = torch.zeros(len(labels), dtype=torch.float64)
+    for label in labels.unique():
+        members = labels == label
+        centred = features[members].double() - features[members].double().mean(dim=0)
+        top = torch.linalg.svd(centred, full_matrices=False).Vh[0]
+        scores[members] = (centred @ top) ** 2
+    return scores
+
+
+@exercise(
+    "05.spectral",
+    title="score records by their spectral signature",
+    hint="Work one class at a time. Centre that class's features on the class's own mean, find "
+    "the direction of greatest variance (the top right-singular vector: a row of Vh, not a "
+    "column), and score each record by its squared projection onto that direction.",
+)
+def _check_spectral(spectral_scores: Any) -> str:
+    import torch
+
+    for seed in (11, 12):
+        features, labels, truth = _spectral_case(seed)
+        result = spectral_scores(features.clone(), labels.clone())
+        try:
+            scores = torch.as_tensor(result).double().flatten()
+        except (TypeError, ValueError, RuntimeError):
+            raise CheckFailed(f"it should return a tensor of scores, got {type(result).__name__}.") from None
+        if scores.shape != (len(labels),):
+            raise CheckFailed(
+                f"expected one score per record ({len(labels)}), got shape {tuple(scores.shape)}."
+            )
+        if not torch.isfinite(scores).all():
+            raise CheckFailed("some scores are NaN or infinite.")
+        reference = _reference_spectral(features, labels)
+        scale = float(reference.max())
+        close = (scores - reference).abs().max() <= 1e-3 * scale
+        close_abs = (scores - reference.sqrt()).abs().max() <= 1e-3 * float(reference.sqrt().max())
+        if not (close or close_abs):
+            in_class = labels == 1
+            top = scores[in_class].argsort(descending=True)[: int(truth.sum())]
+            caught = truth[in_class][top].float().mean().item()
+            raise CheckFailed(
+                "on hidden features (3 classes, one with a poisoned sub-population) your scores differ "
+                f"from the spectral signature; their top-25 in the poisoned class hold {caught:.0%} of "
+                "the poison. Check which mean you subtract and which singular vector you use."
+            )
+    return "Scores match the spectral signature on hidden features; the poison scores highest."
+
+
+def _reference_mad(values):
+    import torch
+
+    values = torch.as_tensor(values, dtype=torch.float64)
+    median = values.median()
+    deviation = (values - median).abs()
+    return deviation / (1.4826 * deviation.median())
+
+
+@exercise(
+    "05.mad",
+    title="the MAD anomaly index",
+    hint="Use the median (not the mean) as the centre and the median absolute deviation from it "
+    "(times the consistency constant 1.4826) as the spread; an outlier must not be able to "
+    "inflate its own yardstick.",
+)
+def _check_mad(anomaly_index: Any) -> str:
+    import torch
+
+    cases = (
+        [52.0, 61.5, 48.2, 57.9, 8.4, 66.0, 55.1, 49.7, 60.3],
+        [12.0, 13.5, 11.1, 14.2, 12.8, 40.0, 13.1, 12.2, 11.9, 1.5, 13.9],
+        [3.0, 5.0, 4.0, 4.5, 3.5],
+    )
+    for values in cases:
+        given = torch.tensor(values)
+        result = anomaly_index(given.clone())
+        try:
+            index = torch.as_tensor(result).double().flatten()
+        except (TypeError, ValueError, RuntimeError):
+            raise CheckFailed(f"it should return a tensor, got {type(result).__name__}.") from None
+        if index.shape != given.shape:
+            raise CheckFailed(
+                f"expected one index per value ({len(values)}), got shape {tuple(index.shape)}."
+            )
+        expected = _reference_mad(values)
+        if not torch.allclose(index, expected, rtol=1e-4, atol=1e-6):
+            if (index < 0).any():
+                raise CheckFailed("some indices are negative: the index measures distance, either side.")
+            raise CheckFailed(
+                f"for {len(values)} hidden values it gave the largest index {float(index.max()):.2f}, "
+                "which is not the MAD anomaly index; check the centre, the spread and the constant."
+            )
+    return "A class far from the others stands out, and the outlier cannot hide by inflating the spread."

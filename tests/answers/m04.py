@@ -1,0 +1,113 @@
+"""Correct, stub and plausible-wrong answers for module 04's checks."""
+
+from __future__ import annotations
+
+import torch
+
+
+def flip_targeted(labels, source, target, rate, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    members = torch.nonzero(labels == source).flatten()
+    count = round(rate * len(members))
+    chosen = members[torch.randperm(len(members), generator=generator)[:count]].sort().values
+    flipped = labels.clone()
+    flipped[chosen] = target
+    return flipped, chosen
+
+
+def flip_in_place(labels, source, target, rate, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    members = torch.nonzero(labels == source).flatten()
+    chosen = members[torch.randperm(len(members), generator=generator)[: round(rate * len(members))]]
+    labels[chosen] = target
+    return labels, chosen.sort().values
+
+
+def flip_returns_class_positions(labels, source, target, rate, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    members = torch.nonzero(labels == source).flatten()
+    picked = torch.randperm(len(members), generator=generator)[: round(rate * len(members))].sort().values
+    flipped = labels.clone()
+    flipped[members[picked]] = target
+    return flipped, picked
+
+
+def flip_rate_of_whole_dataset(labels, source, target, rate, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    members = torch.nonzero(labels == source).flatten()
+    chosen = members[torch.randperm(len(members), generator=generator)[: round(rate * len(labels))]]
+    flipped = labels.clone()
+    flipped[chosen] = target
+    return flipped, chosen.sort().values
+
+
+def flip_any_class(labels, source, target, rate, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    count = round(rate * int((labels == source).sum()))
+    chosen = torch.randperm(len(labels), generator=generator)[:count].sort().values
+    flipped = labels.clone()
+    flipped[chosen] = target
+    return flipped, chosen
+
+
+def diff_records(reference, current):
+    altered = sorted(rid for rid in current if rid in reference and current[rid] != reference[rid])
+    injected = sorted(rid for rid in current if rid not in reference)
+    removed = sorted(rid for rid in reference if rid not in current)
+    return altered, injected, removed
+
+
+def diff_by_position(reference, current):
+    altered, injected, removed = [], [], []
+    for (_, h_a), (rid_b, h_b) in zip(reference.items(), current.items(), strict=False):
+        if h_a != h_b:
+            altered.append(rid_b)
+    injected = sorted(set(current) - set(reference))
+    removed = sorted(set(reference) - set(current))
+    return sorted(set(altered) - set(injected)), injected, removed
+
+
+def diff_by_content(reference, current):
+    known = set(reference.values())
+    present = set(current.values())
+    altered = sorted(rid for rid in current if rid in reference and current[rid] != reference[rid])
+    injected = sorted(rid for rid, h in current.items() if h not in known and rid not in reference)
+    removed = sorted(rid for rid, h in reference.items() if h not in present)
+    return altered, injected, removed
+
+
+def diff_swapped(reference, current):
+    altered, injected, removed = diff_records(reference, current)
+    return altered, removed, injected
+
+
+def neighbour_disagreement(features, labels, k):
+    distances = torch.cdist(features, features)
+    distances.fill_diagonal_(float("inf"))
+    nearest = distances.topk(k, largest=False).indices
+    return (labels[nearest] != labels[:, None]).float().mean(dim=1)
+
+
+def disagreement_counting_self(features, labels, k):
+    nearest = torch.cdist(features, features).topk(k, largest=False).indices
+    return (labels[nearest] != labels[:, None]).float().mean(dim=1)
+
+
+def agreement_instead(features, labels, k):
+    return 1 - neighbour_disagreement(features, labels, k)
+
+
+def majority_vote_flag(features, labels, k):
+    return (neighbour_disagreement(features, labels, k) > 0.5).float()
+
+
+ANSWERS = {
+    "04.flip": (
+        flip_targeted,
+        [flip_in_place, flip_returns_class_positions, flip_rate_of_whole_dataset, flip_any_class],
+    ),
+    "04.provenance_diff": (diff_records, [diff_by_position, diff_by_content, diff_swapped]),
+    "04.filter": (
+        neighbour_disagreement, [disagreement_counting_self, agreement_instead, majority_vote_flag]
+    ),
+}

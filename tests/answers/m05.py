@@ -1,0 +1,123 @@
+"""Correct, stub and plausible-wrong answers for module 05's checks."""
+
+from __future__ import annotations
+
+import torch
+
+from labkit.poisoning import stamp
+from labkit.training import predict_logits
+
+
+def attack_success_rate(model, x, y, trigger, target):
+    keep = y != target
+    predictions = predict_logits(model, stamp(x[keep], trigger)).argmax(dim=1)
+    return (predictions == target).float().mean().item()
+
+
+def asr_counts_target_class_images(model, x, y, trigger, target):
+    predictions = predict_logits(model, stamp(x, trigger)).argmax(dim=1)
+    return (predictions == target).float().mean().item()
+
+
+def asr_counts_any_misreading(model, x, y, trigger, target):
+    keep = y != target
+    predictions = predict_logits(model, stamp(x[keep], trigger)).argmax(dim=1)
+    return (predictions != y[keep]).float().mean().item()
+
+
+def asr_forgets_to_stamp(model, x, y, trigger, target):
+    keep = y != target
+    predictions = predict_logits(model, x[keep]).argmax(dim=1)
+    return (predictions == target).float().mean().item()
+
+
+def asr_stamps_in_place(model, x, y, trigger, target):
+    h, w = trigger.size
+    x[..., trigger.top : trigger.top + h, trigger.left : trigger.left + w] = trigger.pattern
+    keep = y != target
+    predictions = predict_logits(model, x[keep]).argmax(dim=1)
+    return (predictions == target).float().mean().item()
+
+
+def spectral_scores(features, labels):
+    scores = torch.zeros(len(labels))
+    for label in labels.unique():
+        members = labels == label
+        centred = features[members] - features[members].mean(dim=0)
+        _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+        scores[members] = (centred @ vh[0]) ** 2
+    return scores
+
+
+def spectral_abs_projection(features, labels):
+    return spectral_scores(features, labels).sqrt()
+
+
+def spectral_not_centred(features, labels):
+    scores = torch.zeros(len(labels))
+    for label in labels.unique():
+        members = labels == label
+        _, _, vh = torch.linalg.svd(features[members], full_matrices=False)
+        scores[members] = (features[members] @ vh[0]) ** 2
+    return scores
+
+
+def spectral_global_centring(features, labels):
+    centred = features - features.mean(dim=0)
+    scores = torch.zeros(len(labels))
+    for label in labels.unique():
+        members = labels == label
+        _, _, vh = torch.linalg.svd(centred[members], full_matrices=False)
+        scores[members] = (centred[members] @ vh[0]) ** 2
+    return scores
+
+
+def spectral_column_of_vh(features, labels):
+    scores = torch.zeros(len(labels))
+    for label in labels.unique():
+        members = labels == label
+        centred = features[members] - features[members].mean(dim=0)
+        _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+        scores[members] = (centred @ vh[:, 0]) ** 2
+    return scores
+
+
+def anomaly_index(values):
+    values = torch.as_tensor(values, dtype=torch.float64)
+    median = values.quantile(0.5)
+    deviation = (values - median).abs()
+    return deviation / (1.4826 * deviation.quantile(0.5))
+
+
+def anomaly_z_score(values):
+    values = torch.as_tensor(values, dtype=torch.float64)
+    return (values - values.mean()).abs() / values.std()
+
+
+def anomaly_without_constant(values):
+    values = torch.as_tensor(values, dtype=torch.float64)
+    deviation = (values - values.median()).abs()
+    return deviation / deviation.median()
+
+
+def anomaly_mean_absolute_deviation(values):
+    values = torch.as_tensor(values, dtype=torch.float64)
+    deviation = (values - values.median()).abs()
+    return deviation / (1.4826 * deviation.mean())
+
+
+ANSWERS = {
+    "05.asr": (
+        attack_success_rate,
+        [asr_counts_target_class_images, asr_counts_any_misreading, asr_forgets_to_stamp,
+         asr_stamps_in_place],
+    ),
+    "05.spectral": (
+        spectral_scores,
+        [spectral_not_centred, spectral_global_centring, spectral_column_of_vh],
+    ),
+    "05.mad": (
+        anomaly_index,
+        [anomaly_z_score, anomaly_without_constant, anomaly_mean_absolute_deviation],
+    ),
+}
