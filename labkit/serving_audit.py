@@ -1,0 +1,117 @@
+"""The prediction service's append-only JSONL audit log and the input summaries it records.
+
+One line per request, written with one `os.write` under one lock, then fsync'd: concurrent requests
+never interleave, and a crash can at worst leave one torn last line, which readers skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class AuditLog:
+    """Append-only JSONL file: `append(record)` writes one whole line and makes it durable."""
+
+    def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if self.path.stat().st_size and not self._ends_with_newline():
+            os.write(self._fd, b"\n")  # a previous run died mid-line: keep its torn line apart
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) == b"\n"
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record as one line (a single write call), then flush it to disk."""
+        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+        with self._lock:
+            if self._fd < 0:
+                raise ValueError(f"the audit log {self.path} is closed.")
+            written = os.write(self._fd, line)
+            while written < len(line):  # regular files write whole lines; be safe anyway
+                written += os.write(self._fd, line[written:])
+            if self.fsync:
+                os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Close the file (further appends raise)."""
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
+    """Parse an audit log into a list of records; skips (and warns about) torn lines left by a crash."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no audit log at {path}; start the service (labkit.serving.serve) first.")
+    records, torn = [], 0
+    for line in path.read_bytes().split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            torn += 1
+    if torn:
+        warnings.warn(f"{path}: skipped {torn} torn line(s) (a crash mid-write); the rest are whole.",
+                      stacklevel=2)
+    return records
+
+
+def _round(value: float, places: int = 4) -> float:
+    return round(float(value), places)
+
+
+def summarise_inputs(
+    x: torch.Tensor, *, value_range: tuple[float, float] | None = (0.0, 1.0)
+) -> dict[str, Any]:
+    """Compact statistics of a validated batch for detectors: mean, std, min, max and the fraction of
+    values at the ends of the valid range ("saturated"; None without a range)."""
+    flat = x.detach().float().flatten()
+    summary: dict[str, Any] = {
+        "mean": _round(flat.mean()), "std": _round(flat.std(unbiased=False)),
+        "min": _round(flat.min()), "max": _round(flat.max()), "saturated": None,
+    }
+    if value_range is not None:
+        low, high = value_range
+        margin = 0.01 * (high - low)
+        summary["saturated"] = _round(((flat <= low + margin) | (flat >= high - margin)).float().mean())
+    return summary
+
+
+class QueryMemory:
+    """The last `size` inputs of each client, to find how close a new query is to earlier ones
+    (repeated or slightly varied queries are a sign of extraction or of a black-box attack)."""
+
+    def __init__(self, *, size: int = 512) -> None:
+        self.size = size
+        self._seen: dict[str, torch.Tensor] = {}
+
+    def nearest(self, client: str, x: torch.Tensor) -> list[float | None]:
+        """L2 distance from each input to the nearest earlier input of this client (None for the
+        client's very first input), then remember the inputs."""
+        flat = x.detach().float().flatten(1).cpu()
+        previous = self._seen.get(client, torch.empty(0, flat.shape[1]))
+        pool = torch.cat([previous, flat])
+        distances = torch.cdist(flat, pool)
+        # input i may only look at the history and at inputs before it in the same batch
+        offset = len(previous)
+        mask = torch.arange(len(pool))[None, :] >= offset + torch.arange(len(flat))[:, None]
+        distances[mask] = float("inf")
+        best = distances.min(dim=1).values if len(pool) else torch.full((len(flat),), float("inf"))
+        self._seen[client] = pool[-self.size:]
+        return [None if torch.isinf(d) else _round(d, 3) for d in best]

@@ -1,0 +1,64 @@
+"""Correct, stub and plausible-wrong answers for module 10's checks."""
+
+from __future__ import annotations
+
+import torch
+
+
+@torch.no_grad()
+def fidelity_and_accuracy(surrogate, target, x, y):
+    copy, original = surrogate(x).argmax(dim=1), target(x).argmax(dim=1)
+    return (copy == original).float().mean().item(), (copy == y).float().mean().item()
+
+
+@torch.no_grad()
+def fidelity_against_true_labels(surrogate, target, x, y):
+    copy = surrogate(x).argmax(dim=1)
+    return (copy == y).float().mean().item(), (copy == y).float().mean().item()
+
+
+@torch.no_grad()
+def fidelity_swapped(surrogate, target, x, y):
+    fidelity, accuracy = fidelity_and_accuracy(surrogate, target, x, y)
+    return accuracy, fidelity
+
+
+@torch.no_grad()
+def fidelity_argmax_wrong_dim(surrogate, target, x, y):
+    copy, original = surrogate(x).argmax(dim=0), target(x).argmax(dim=0)
+    return (copy == original).float().mean().item(), (surrogate(x).argmax(dim=1) == y).float().mean().item()
+
+
+def distillation_loss(student_logits, teacher_probabilities):
+    return -(teacher_probabilities * torch.log_softmax(student_logits, dim=1)).sum(dim=1).mean()
+
+
+def distillation_kl(student_logits, teacher_probabilities):
+    return torch.nn.functional.kl_div(torch.log_softmax(student_logits, dim=1), teacher_probabilities,
+                                      reduction="batchmean")
+
+
+def distillation_hard_labels(student_logits, teacher_probabilities):
+    return torch.nn.functional.cross_entropy(student_logits, teacher_probabilities.argmax(dim=1))
+
+
+def distillation_summed(student_logits, teacher_probabilities):
+    return -(teacher_probabilities * torch.log_softmax(student_logits, dim=1)).sum()
+
+
+def distillation_log_of_teacher(student_logits, teacher_probabilities):
+    student = torch.softmax(student_logits, dim=1)
+    return (teacher_probabilities * (teacher_probabilities.log() - student.log())).sum(dim=1).mean()
+
+
+def distillation_mse(student_logits, teacher_probabilities):
+    return ((torch.softmax(student_logits, dim=1) - teacher_probabilities) ** 2).sum(dim=1).mean()
+
+
+ANSWERS = {
+    "10.fidelity": (fidelity_and_accuracy,
+                    [fidelity_against_true_labels, fidelity_swapped, fidelity_argmax_wrong_dim]),
+    "10.distill_loss": (distillation_loss,
+                        [distillation_hard_labels, distillation_summed, distillation_log_of_teacher,
+                         distillation_mse]),
+}
