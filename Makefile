@@ -37,6 +37,7 @@ labs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/serving_throughput.py
 
 doctor: $(STAMP)
 	$(BIN)/labkit doctor
