@@ -477,7 +477,9 @@ def serve(
 def _start(app: Any, timeout: float) -> tuple[Any, threading.Thread, int]:  # noqa: ANN401
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio only turns Nagle off (TCP_NODELAY) on sockets that say they are TCP;
+    # with proto 0, every reply on a kept-alive connection waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # loopback only, a free port chosen by the OS
     port = sock.getsockname()[1]
