@@ -27,13 +27,7 @@ from labkit.zoo import load_model
 KEYS = {"key-a": "alice", "key-b": "bob", "key-c": "carol", "key-d": "dave"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is as fast, and avoids thread contention on a busy CI machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")
