@@ -113,9 +113,10 @@ class PgdTiming:
 
 def time_pgd(device: torch.device, *, images: int, steps: int, epsilon: float, repeats: int) -> PgdTiming:
     """Median wall time of each PGD variant on `device` (one warm-up run each, then alternating)."""
-    from labkit.attacks import make_attack, robust_accuracy
+    from labkit.attacks.evasion import make_attack
+    from labkit.attacks.robustness import robust_accuracy
     from labkit.data import load_digits
-    from labkit.zoo import load_model
+    from labkit.zoo.registry import load_model
 
     model = load_model("digits_cnn", device=device)
     x, y = load_digits("test")

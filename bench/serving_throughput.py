@@ -1,4 +1,4 @@
-"""Loopback throughput of the prediction service (labkit.serving): requests and images per second.
+"""Loopback throughput of the prediction service (labkit.service): requests and images per second.
 
 Run: .venv/bin/python bench/serving_throughput.py [--seconds 3]
 Writes a markdown table to bench/results/serving.md (and prints it).
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from labkit.client import Client
 from labkit.data import load_digits
-from labkit.serving import serve
+from labkit.service.client import Client
+from labkit.service.lifecycle import serve
 
 
 def _run(url: str, x: torch.Tensor, *, batch: int, clients: int, seconds: float) -> tuple[int, int, float]:

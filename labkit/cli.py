@@ -10,7 +10,7 @@ from labkit.paths import repo_root
 
 
 def _doctor(_: argparse.Namespace) -> int:
-    from labkit.doctor import diagnose, format_findings
+    from labkit.course.doctor import diagnose, format_findings
 
     findings = diagnose()
     print(format_findings(findings))
@@ -18,15 +18,16 @@ def _doctor(_: argparse.Namespace) -> int:
 
 
 def _progress(args: argparse.Namespace) -> int:
-    from labkit.progress import format_report, report
+    from labkit.checks import progress_report
+    from labkit.course.progress import format_report
 
-    summary = report()
+    summary = progress_report()
     print(json.dumps(summary, indent=2) if args.json else format_report(summary))
     return 0
 
 
 def _build_labs(args: argparse.Namespace) -> int:
-    from labkit.labgen import build_labs
+    from labkit.course.labgen import build_labs
 
     root = repo_root()
     changed = build_labs(root / "solutions", root / "labs", check_only=args.check)
@@ -41,7 +42,7 @@ def _build_labs(args: argparse.Namespace) -> int:
 
 
 def _course_map(args: argparse.Namespace) -> int:
-    from labkit.course import course_map_markdown, update_readme
+    from labkit.course.coursemap import course_map_markdown, update_readme
 
     if args.write:
         changed = update_readme(repo_root() / "README.md")
@@ -52,24 +53,27 @@ def _course_map(args: argparse.Namespace) -> int:
 
 
 def _zoo(args: argparse.Namespace) -> int:
-    from labkit import zoo
+    from labkit.zoo import incident, registry
 
+    if args.action == "answer-key":
+        print(f"wrote {incident.write_answer_key()} (manifest updated)")
+        return 0
     if args.action == "list":
-        for name, spec in zoo.SPECS.items():
+        for name, spec in registry.SPECS.items():
             print(f"{name:<24} {spec.architecture:<10} {spec.description}")
         return 0
     if args.action == "train":
         if not args.name:
             print("Say which model: `labkit zoo train NAME` (see `labkit zoo list`).")
             return 2
-        card = zoo.train_zoo_model(args.name)
+        card = registry.train_zoo_model(args.name)
         print(f"{card['name']}: test accuracy {card['test_accuracy']:.2%}, "
               f"weights SHA-256 {card['weights_sha256']} (manifest updated)")
         return 0
     failures = 0
-    for name in zoo.SPECS:
+    for name in registry.SPECS:
         try:
-            zoo.load_model(name, device="cpu")
+            registry.load_model(name, device="cpu")
             print(f"ok      {name}")
         except Exception as error:  # noqa: BLE001 - report and continue
             failures += 1
@@ -78,7 +82,7 @@ def _zoo(args: argparse.Namespace) -> int:
 
 
 def _data(_: argparse.Namespace) -> int:
-    from labkit.databuild import build_clinic, build_digits
+    from labkit.zoo.databuild import build_clinic, build_digits
 
     print(f"digits/digits.npz  {build_digits()}")
     print(f"clinic/clinic.npz  {build_clinic()}")
@@ -100,8 +104,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("course-map", help="print the course map (or --write it into README.md)")
     p.add_argument("--write", action="store_true")
     p.set_defaults(run=_course_map)
-    p = sub.add_parser("zoo", help="list, train or verify the pre-trained models")
-    p.add_argument("action", choices=["list", "train", "verify"])
+    p = sub.add_parser("zoo", help="list, train or verify the pre-trained models; write the incident answer key")
+    p.add_argument("action", choices=["list", "train", "verify", "answer-key"])
     p.add_argument("name", nargs="?")
     p.set_defaults(run=_zoo)
     p = sub.add_parser("data", help="rebuild the shipped datasets from their sources")

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 from labkit.runtime import get_device
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def random_shift(images: torch.Tensor, generator: torch.Generator, *, pixels: int = 2) -> torch.Tensor:
@@ -61,11 +62,21 @@ def train_model(
     weight_decay: float = 0.0,
     seed: int = 0,
     augment: Augment | None = None,
+    loss: Loss | None = None,
     device: torch.device | None = None,
     progress: bool = True,
     desc: str = "training",
 ) -> list[float]:
-    """Train with Adam and cross-entropy; returns the mean loss of each epoch."""
+    """Train with Adam on mini-batches (cross-entropy, or `loss(logits, targets)` for soft targets);
+    returns the mean loss of each epoch. The seed fixes the batches and the augmentation."""
+    if len(x) == 0 or len(x) != len(y):
+        raise ValueError(f"need as many targets as inputs (and at least one), got {len(x)} and {len(y)}.")
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError(
+            f"need epochs >= 1, batch_size >= 1 and lr > 0, got epochs={epochs}, "
+            f"batch_size={batch_size}, lr={lr}."
+        )
+    criterion = loss or nn.functional.cross_entropy
     device = device or get_device()
     model.to(device).train()
     generator = torch.Generator().manual_seed(seed)
@@ -73,18 +84,17 @@ def train_model(
     losses: list[float] = []
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
-        total, count = 0.0, 0
+        total = torch.zeros((), device=device)  # summed on the device: no host sync per batch
         for xb, yb in shuffled_batches(x, y, batch_size=batch_size, generator=generator):
             if augment is not None:
                 xb = augment(xb, generator)
             xb, yb = xb.to(device), yb.to(device)
             optimiser.zero_grad()
-            loss = nn.functional.cross_entropy(model(xb), yb)
-            loss.backward()
+            batch_loss = criterion(model(xb), yb)
+            batch_loss.backward()
             optimiser.step()
-            total += loss.item() * len(yb)
-            count += len(yb)
-        losses.append(total / count)
+            total += batch_loss.detach() * len(yb)
+        losses.append(float(total) / len(x))
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
     model.eval()
     return losses
@@ -109,3 +119,14 @@ def accuracy(
         raise ValueError("accuracy() needs at least one example.")
     predictions = predict_logits(model, x, batch_size=batch_size).argmax(dim=1)
     return (predictions == y.cpu()).float().mean().item()
+
+
+@torch.no_grad()
+def model_features(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
+    """`model.features(x)` in batches, on the CPU (e.g. DigitsCNN's penultimate layer)."""
+    if not hasattr(model, "features"):
+        raise TypeError(f"{type(model).__name__} has no .features(x); pass features you computed yourself.")
+    device = next(model.parameters()).device
+    model.eval()
+    chunks = [model.features(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    return torch.cat(chunks) if chunks else torch.empty(0)

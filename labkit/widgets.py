@@ -12,7 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from labkit.attacks import ATTACK_NAMES, adversarial_examples, make_attack
+from labkit.attacks.evasion import ATTACK_NAMES, make_attack
+from labkit.attacks.robustness import adversarial_examples
 
 EXPLORER_ATTACKS = ("fgsm", "pgd")  # L-inf attacks with a fixed epsilon: the slider means one thing
 

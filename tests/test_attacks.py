@@ -5,19 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-import labkit.attacks as attacks
-from labkit.attacks import (
-    ATTACK_NAMES,
+import labkit.attacks.evasion as evasion
+from labkit.attacks.evasion import ATTACK_NAMES, make_attack, run_attack
+from labkit.attacks.robustness import (
     adversarial_examples,
-    make_attack,
     minimal_perturbations,
     perturbation_norms,
     robust_accuracy,
     robustness_curve,
-    run_attack,
 )
 from labkit.data import load_digits
-from labkit.zoo import load_model
+from labkit.zoo.registry import load_model
 
 CPU = torch.device("cpu")
 
@@ -139,7 +137,7 @@ def test_default_device_comes_from_get_device(model, digits, monkeypatch):
         calls.append(prefer)
         return CPU
 
-    monkeypatch.setattr(attacks, "get_device", fake_get_device)
+    monkeypatch.setattr(evasion, "get_device", fake_get_device)
     adv, success = adversarial_examples(model, digits[0][:8], digits[1][:8], "fgsm", epsilon=0.1)
     assert calls and adv.shape == (8, 1, 28, 28) and success.shape == (8,)
 

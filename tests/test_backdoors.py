@@ -6,20 +6,21 @@ import pytest
 import torch
 from torch import nn
 
-from labkit.backdoors import (
-    activation_clustering,
+from labkit.attacks.backdoor import make_trigger, trigger_mask
+from labkit.defenses.backdoor_detection import (
     mad_anomaly_index,
     mask_overlap,
     neural_cleanse,
-    penultimate_features,
-    precision_recall,
     reverse_engineer_triggers,
+)
+from labkit.defenses.poison_filters import (
+    activation_clustering,
+    precision_recall,
     spectral_scores,
     spectral_signature,
-    trigger_mask,
 )
 from labkit.models import DigitsCNN
-from labkit.poisoning import make_trigger
+from labkit.training import model_features as penultimate_features
 
 
 def _features_with_poison(seed: int = 0, poisoned: int = 30, per_class: int = 120):

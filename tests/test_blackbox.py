@@ -9,18 +9,15 @@ import pytest
 import torch
 from torch import nn
 
-from labkit.attacks import as_foolbox, make_attack, perturbation_norms
-from labkit.blackbox import (
-    BlackBoxModel,
-    GradientsNotAvailable,
-    QueryBudgetExceeded,
-    budget_curve,
-)
+from labkit.attacks.blackbox import BlackBoxModel, GradientsNotAvailable, QueryBudgetExceeded, budget_curve
+from labkit.attacks.evasion import as_foolbox, make_attack
+from labkit.attacks.robustness import perturbation_norms
+from labkit.attacks.surrogate import train_surrogate
+from labkit.attacks.transfer import label_with_queries, transfer_attack
 from labkit.data import load_digits
 from labkit.runtime import seed_everything
 from labkit.training import predict_logits
-from labkit.transfer import label_with_queries, train_surrogate, transfer_attack
-from labkit.zoo import load_model
+from labkit.zoo.registry import load_model
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +69,7 @@ def test_label_policy_exposes_only_a_one_hot_label(target, digits):
 def test_top_k_keeps_the_k_largest_probabilities_and_zeroes_the_rest(target, digits):
     x, _ = digits
     probabilities = torch.softmax(predict_logits(target, x[:20]), dim=1)
-    out = BlackBoxModel(target, policy="top-k", k=3)(x[:20])
+    out = BlackBoxModel(target, policy="top-k", top_k=3)(x[:20])
     assert ((out > 0).sum(dim=1) <= 3).all() and (out > 0).sum() > 20
     top = probabilities.topk(3, dim=1)
     assert torch.allclose(out.gather(1, top.indices), top.values, atol=1e-6)
@@ -101,7 +98,7 @@ def test_no_gradients_and_no_parameters_leak(target, digits):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"policy": "logits"}, "policy must be one of"), ({"budget": -1}, "budget must be"),
-     ({"policy": "top-k", "k": 0}, "k must be at least 1")],
+     ({"policy": "top-k", "top_k": 0}, "top_k must be a whole number >= 1")],
 )
 def test_bad_settings_are_refused(target, kwargs, message):
     with pytest.raises(ValueError, match=message):

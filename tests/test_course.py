@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from labkit.course import MAP_END, MAP_START, MODULES, TRACKS, course_map_markdown
+from labkit.course.coursemap import MAP_END, MAP_START, MODULES, TRACKS, course_map_markdown
 from labkit.paths import repo_root
 
 
@@ -28,8 +28,9 @@ def test_importing_labkit_has_no_side_effects(tmp_path):
     code = (
         "import os, random, sys, torch\n"
         "seed, state = torch.initial_seed(), random.getstate()\n"
-        "import labkit, labkit.data, labkit.models, labkit.zoo, labkit.checks, labkit.training\n"
-        "import labkit.viz, labkit.cli, labkit.doctor, labkit.progress\n"
+        "import labkit, labkit.data, labkit.models, labkit.zoo.registry, labkit.checks, labkit.training\n"
+        "import labkit.viz, labkit.cli, labkit.course.doctor, labkit.course.progress, labkit.widgets\n"
+        "import labkit.service.lifecycle, labkit.release.gates, labkit.defenses.transforms, labkit.zoo.recipes\n"
         "assert torch.initial_seed() == seed and random.getstate() == state, 'seeded on import'\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'plotting set up on import'\n"
         "assert 'foolbox' not in sys.modules, 'foolbox imported eagerly'\n"

@@ -6,17 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from labkit.defenses import (
+from labkit.attacks.pgd import fgsm_random_start, linf_pgd
+from labkit.defenses.adversarial_training import adversarial_train, make_perturb
+from labkit.defenses.transforms import (
     ExpectationOverTransformation,
     SharpenedLogits,
     Transformed,
-    adversarial_train,
     bit_depth,
     bpda,
-    fgsm_random_start,
     jpeg_like,
-    linf_pgd,
-    make_perturb,
     median_filter,
     randomised,
 )
@@ -189,7 +187,7 @@ def test_sharpened_logits_keep_decisions_and_kill_the_gradient(toy):
 
 def test_the_shipped_robust_model_resists_pgd_where_the_standard_one_falls():
     from labkit.data import load_digits
-    from labkit.zoo import load_model
+    from labkit.zoo.registry import load_model
 
     x, y = load_digits("test")
     x, y = x[:100], y[:100]

@@ -5,17 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from labkit.extraction import (
-    agreement,
-    augment_queries,
-    noise_queries,
-    public_digits,
-    soft_cross_entropy,
-    surrogate_model,
-    train_surrogate,
-)
+from labkit.attacks.extraction import augment_queries, noise_queries, public_digits
+from labkit.attacks.surrogate import agreement, soft_cross_entropy, surrogate_model, train_surrogate
 from labkit.training import predict_logits
-from labkit.zoo import load_model
+from labkit.zoo.registry import load_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 

@@ -6,15 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from labkit.filtering import (
+from labkit.defenses.poison_filters import (
     FilterScore,
     knn_filter,
     loss_filter,
-    model_features,
     neighbour_disagreement,
     per_record_loss,
     score_filter,
 )
+from labkit.training import model_features
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from labkit.gates import (
+from labkit.release.gates import (
     GateRun,
     RequirementResult,
     RobustnessRequirement,

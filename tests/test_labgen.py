@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from labkit.labgen import NOTICE_ID, LabGenerationError, build_labs, generate_lab, stub_source
+from labkit.course.labgen import NOTICE_ID, LabGenerationError, build_labs, generate_lab, stub_source
 
 SOLUTION_CELL = """def f(x):
     \"\"\"Doc.\"\"\"

@@ -11,8 +11,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from labkit.checks import EXERCISES
-from labkit.course import MODULES
-from labkit.labgen import BEGIN, END, STUB, has_solution, lab_text
+from labkit.course.coursemap import MODULES
+from labkit.course.labgen import BEGIN, END, STUB, has_solution, lab_text
 from labkit.paths import repo_root
 
 ROOT = repo_root()

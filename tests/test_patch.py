@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from labkit.attacks.patches import apply_patch, patch_success, random_positions, train_patch
 from labkit.data import load_digits
-from labkit.patch import apply_patch, patch_success, random_positions, train_patch
-from labkit.zoo import load_model
+from labkit.zoo.registry import load_model
 
 
 def test_apply_patch_puts_the_patch_exactly_where_asked():

@@ -6,19 +6,21 @@ import pytest
 import torch
 from torch import nn
 
-from labkit.poisoning import (
+from labkit.attacks.backdoor import (
     CORNERS,
     PATTERNS,
-    PoisonedDataset,
     Trigger,
     attack_success_rate,
     backdoor_dataset,
+    make_trigger,
+    stamp,
+)
+from labkit.attacks.poisoning import (
+    PoisonedDataset,
     flip_labels,
     flip_labels_targeted,
     jitter,
-    make_trigger,
     poison_labels,
-    stamp,
     targeted_poison,
 )
 

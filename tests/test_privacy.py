@@ -1,4 +1,4 @@
-"""Membership inference, DP training and model inversion (labkit.privacy)."""
+"""Membership inference, DP training and model inversion (labkit.attacks.membership, .shadow, .inversion; labkit.defenses.privacy)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,18 @@ import pytest
 import torch
 from torch import nn
 
-from labkit.blackbox import BlackBoxModel
-from labkit.privacy import (
-    Recipe,
+from labkit.attacks.blackbox import BlackBoxModel
+from labkit.attacks.inversion import (
     estimate_gradient,
-    evaluate_membership,
-    fit_shadow_attack,
     invert_whitebox,
     invert_with_queries,
-    log_odds,
-    membership_scores,
     prototype_match,
     scores_from_client,
     total_variation,
-    tpr_at_fpr,
-    train_clinic_models,
-    train_dp,
 )
+from labkit.attacks.membership import evaluate_membership, log_odds, membership_scores, tpr_at_fpr
+from labkit.attacks.shadow import Recipe, fit_shadow_attack, train_clinic_models
+from labkit.defenses.privacy import train_dp
 
 TINY = Recipe(hidden=(16,), steps=80, lr=1e-2)
 

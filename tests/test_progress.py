@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from labkit.checks import progress_report
 from labkit.cli import main
-from labkit.progress import load_progress, progress_path, record, report
+from labkit.course.progress import load_progress, progress_path, record, report
 
 
 def test_record_and_report(monkeypatch, tmp_path):
@@ -15,8 +18,12 @@ def test_record_and_report(monkeypatch, tmp_path):
     record("00.integrity", passed=False)  # a later failure does not undo a pass
     entry = load_progress()["exercises"]["00.integrity"]
     assert entry["passed"] and entry["attempts"] == 3 and entry["first_passed"]
-    m00 = next(m for m in report()["modules"] if m["module"] == "00")
+    m00 = next(m for m in progress_report()["modules"] if m["module"] == "00")
     assert m00["passed"] == 1 and m00["missing"] == ["00.review_queue"]
+    only = report(["00.integrity", "04.flip"])
+    assert [(m["module"], m["passed"], m["total"]) for m in only["modules"]] == [("00", 1, 1), ("04", 0, 1)]
+    with pytest.raises(ValueError, match="exercise_ids must look like"):
+        report(["integrity"])
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
 
 

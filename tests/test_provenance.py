@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from labkit.provenance import (
+from labkit.release.provenance import (
     Manifest,
     ManifestDiff,
     build_manifest,

@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.client import Client, encode_array
 from labkit.data import load_clinic, load_digits
-from labkit.serving import BudgetExceeded, RateLimited, ServiceError, apply_policy, serve
-from labkit.serving_audit import AuditLog, QueryMemory, read_audit_log, summarise_inputs
+from labkit.policy import apply_policy
+from labkit.service.audit import AuditLog, QueryMemory, read_audit_log, summarise_inputs
+from labkit.service.client import BudgetExceeded, Client, RateLimited, ServiceError, encode_array
+from labkit.service.lifecycle import serve
 from labkit.training import predict_logits
-from labkit.zoo import load_model
+from labkit.zoo.registry import load_model
 
 KEYS = {"key-a": "alice", "key-b": "bob", "key-c": "carol", "key-d": "dave"}
 
@@ -226,7 +227,7 @@ def test_audit_log_lines_stay_whole_with_many_writer_threads(tmp_path):
 
 _WRITER = """
 import sys, time
-from labkit.serving_audit import AuditLog
+from labkit.service.audit import AuditLog
 log = AuditLog(sys.argv[1])
 i = 0
 while True:

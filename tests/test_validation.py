@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from labkit.validation import MAX_BATCH, InputValidationError, validate_digit_batch
+from labkit.service.validation import MAX_BATCH, InputValidationError, validate_digit_batch
 
 
 def _assert_clean(batch: torch.Tensor, n: int) -> None:

@@ -10,7 +10,7 @@ import torch
 
 from labkit.data import load_digits
 from labkit.widgets import ExplorerView, epsilon_explorer, explore, render
-from labkit.zoo import load_model
+from labkit.zoo.registry import load_model
 
 
 @pytest.fixture(scope="module")

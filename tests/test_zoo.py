@@ -9,7 +9,7 @@ from labkit.data import load_clinic, load_digits
 from labkit.integrity import IntegrityError
 from labkit.models import DigitsCNN
 from labkit.training import accuracy
-from labkit.zoo import SPECS, load_model, model_card
+from labkit.zoo.registry import SPECS, load_model, model_card
 from tests.helpers import copy_datasets
 
 

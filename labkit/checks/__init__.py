@@ -6,6 +6,8 @@ module's hidden tests (their heavy imports are lazy, inside the tests).
 
 import importlib
 import pkgutil
+from pathlib import Path
+from typing import Any
 
 from labkit.checks.framework import (
     EXERCISES,
@@ -18,6 +20,13 @@ from labkit.checks.framework import (
     format_result,
     run_check,
 )
+from labkit.course.progress import report
+
+
+def progress_report(path: Path | None = None) -> dict[str, Any]:
+    """This learner's completion report over every registered exercise (print it with `labkit.course.progress.format_report`)."""
+    return report(EXERCISES, path=path)
+
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
     if _info.name.startswith("m") and _info.name[1:3].isdigit():
@@ -32,5 +41,6 @@ __all__ = [
     "check",
     "exercise",
     "format_result",
+    "progress_report",
     "run_check",
 ]

@@ -105,7 +105,7 @@ def format_result(result: CheckResult) -> str:
 
 def check(exercise_id: str, answer: Any) -> None:
     """Check a learner's answer, print a clear pass or a hint, and record it in progress."""
-    from labkit.progress import record
+    from labkit.course.progress import record
 
     result = run_check(exercise_id, answer)
     print(format_result(result))

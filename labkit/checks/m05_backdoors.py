@@ -62,7 +62,7 @@ def _expected_asr(x, y, target: int) -> float:
     "the target. Do not modify the images you were given.",
 )
 def _check_asr(attack_success_rate: Any) -> str:
-    from labkit.poisoning import make_trigger
+    from labkit.attacks.backdoor import make_trigger
 
     for seed, target, trigger in (
         (5, 3, make_trigger(pattern="square", size=3, position="bottom-left")),

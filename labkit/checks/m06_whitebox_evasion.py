@@ -12,7 +12,7 @@ HIDDEN = 200  # the last test digits: the notebook attacks the first ones
 def _setup(n: int) -> tuple[Any, Any, Any]:
     """A fresh CPU copy of the cheque reader and n hidden test digits."""
     from labkit.data import load_digits
-    from labkit.zoo import load_model
+    from labkit.zoo.registry import load_model
 
     x, y = load_digits("test")
     return load_model("digits_cnn", device="cpu"), x[-HIDDEN:][:n].clone(), y[-HIDDEN:][:n].clone()
@@ -62,7 +62,7 @@ def _call(attack: Any, model: Any, x: Any, y: Any, epsilon: float, **kwargs: Any
     "result a valid image, and leave x and the model's mode as you found them.",
 )
 def _check_fgsm(fgsm: Any) -> str:
-    from labkit.attacks import as_foolbox, foolbox
+    from labkit.attacks.evasion import as_foolbox, foolbox
 
     model, x, y = _setup(64)
     for epsilon in (0.1, 0.2):
@@ -105,7 +105,7 @@ def _check_fgsm(fgsm: Any) -> str:
 def _check_pgd(pgd: Any) -> str:
     import torch
 
-    from labkit.attacks import as_foolbox, foolbox
+    from labkit.attacks.evasion import as_foolbox, foolbox
 
     model, x, y = _setup(HIDDEN)
     epsilon, steps, step_size = 0.1, 10, 0.025

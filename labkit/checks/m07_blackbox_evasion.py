@@ -45,7 +45,7 @@ def _first_crossing(model: Any, x: Any, x_start: Any, y: Any) -> Any:
 def _check_boundary_search(boundary_search: Any) -> str:
     import torch
 
-    from labkit.blackbox import BlackBoxModel, QueryBudgetExceeded
+    from labkit.attacks.blackbox import BlackBoxModel, QueryBudgetExceeded
 
     model, generator = _linear_model()
     pool = torch.rand(400, 1, 28, 28, generator=generator)

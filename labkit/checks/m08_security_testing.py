@@ -45,7 +45,7 @@ def _gate_outcome(render: Callable[[Any], Any], requirement: Any) -> bool:
     "using >=. Fill every number in from the requirement object, and name the function test_...",
 )
 def _check_gate(render: Any) -> str:
-    from labkit.gates import RobustnessRequirement
+    from labkit.release.gates import RobustnessRequirement
 
     n, steps = 24, 10
     cases = [
@@ -69,8 +69,8 @@ def _check_gate(render: Any) -> str:
 
 
 def _masking_zoo() -> list[tuple[str, Any, bool]]:
-    from labkit.defenses import SharpenedLogits, Transformed, bit_depth
-    from labkit.zoo import load_model
+    from labkit.defenses.transforms import SharpenedLogits, Transformed, bit_depth
+    from labkit.zoo.registry import load_model
 
     standard = load_model("digits_cnn")
     return [

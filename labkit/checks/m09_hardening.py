@@ -109,7 +109,7 @@ def _check_fgsm_rs(perturb: Any) -> str:
 def _check_bpda(straight_through: Any) -> str:
     import torch
 
-    from labkit.defenses import bit_depth, jpeg_like
+    from labkit.defenses.transforms import bit_depth, jpeg_like
 
     generator = torch.Generator().manual_seed(99)
     x = torch.rand(3, 1, 28, 28, generator=generator)

@@ -68,7 +68,7 @@ def _check_loss_threshold(membership_score: Any) -> str:  # noqa: ANN401
 def _check_tpr_at_fpr(tpr_at_fpr: Any) -> str:  # noqa: ANN401
     import numpy as np
 
-    from labkit.privacy import tpr_at_fpr as reference
+    from labkit.attacks.membership import tpr_at_fpr as reference
 
     rng = np.random.default_rng(2024)
     cases = [

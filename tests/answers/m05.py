@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from labkit.poisoning import stamp
+from labkit.attacks.backdoor import stamp
 from labkit.training import predict_logits
 
 

@@ -7,7 +7,8 @@ import re
 import torch
 from torch import nn
 
-from labkit.attacks import make_attack, robust_accuracy
+from labkit.attacks.evasion import make_attack
+from labkit.attacks.robustness import robust_accuracy
 
 # --- 08.gate ---------------------------------------------------------------------------------
 
@@ -21,10 +22,11 @@ def _source(req, *, name=None, measure=None, bar=None, comparison=">="):
     bar = req.min_accuracy if bar is None else bar
     return (
         "import torch\n"
-        "from labkit.attacks import make_attack, robust_accuracy\n"
+        "from labkit.attacks.evasion import make_attack\n"
+        "from labkit.attacks.robustness import robust_accuracy\n"
         "from labkit.data import load_digits\n"
         "from labkit.training import accuracy\n"
-        "from labkit.zoo import load_model\n\n\n"
+        "from labkit.zoo.registry import load_model\n\n\n"
         f"def {name}():\n"
         "    torch.manual_seed(0)\n"
         '    x, y = load_digits("test")\n'

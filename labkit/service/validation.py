@@ -82,3 +82,33 @@ def validate_digit_batch(data: Any, *, max_batch: int = MAX_BATCH) -> torch.Tens
         hint = " (8-bit values? divide by 255, or send uint8)" if high <= 255 and low >= 0 else ""
         raise InputValidationError(f"pixels range over [{low:g}, {high:g}]; they must lie in [0, 1]{hint}.")
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def validate_vectors(data: Any, shape: tuple[int, ...], *, max_batch: int,
+                      value_range: tuple[float, float] | None) -> torch.Tensor:
+    """Generic check for non-image models: N x *shape (or one input) of finite numbers."""
+    try:
+        array = np.asarray(data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else data)
+    except (ValueError, TypeError):
+        raise InputValidationError("the input lists are ragged; every input needs the same shape.") from None
+    if array.dtype == object or array.dtype.kind not in "fiu" or array.dtype == np.bool_:
+        raise InputValidationError(f"inputs have dtype {array.dtype}; send numbers (floats).")
+    if tuple(array.shape) == shape:
+        array = array[None]
+    if tuple(array.shape[1:]) != shape:
+        wanted = " x ".join(map(str, shape))
+        raise InputValidationError(f"input has shape {tuple(array.shape)}; send N x {wanted}.")
+    if len(array) == 0:
+        raise InputValidationError("the batch is empty; send at least one input.")
+    if len(array) > max_batch:
+        raise InputValidationError(
+            f"batch of {len(array)} inputs exceeds the limit of {max_batch}; split it up.")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise InputValidationError("some values are NaN or infinite; every value must be a finite number.")
+    if value_range is not None:
+        low, high = float(array.min()), float(array.max())
+        if low < value_range[0] or high > value_range[1]:
+            raise InputValidationError(f"values range over [{low:g}, {high:g}]; they must lie in "
+                                       f"[{value_range[0]:g}, {value_range[1]:g}].")
+    return torch.from_numpy(np.ascontiguousarray(array))

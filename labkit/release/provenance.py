@@ -4,7 +4,7 @@ Threat model: the attacker can write to the data store after the data owner sign
 (an insider with bucket access, a compromised export job) but does not hold the owner's signing key.
 Any record they alter, inject or remove then shows up in `diff_manifests`, and a manifest they
 recompute to cover their tracks fails `verify_manifest`. Provenance cannot see poison that was already
-in the data when it was signed (a corrupt labelling vendor): `labkit.filtering` looks for that.
+in the data when it was signed (a corrupt labelling vendor): `labkit.defenses.poison_filters` looks for that.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def diagnose() -> list[Finding]:
             findings.append(Finding(problem is None, f"datasets/{name}", problem or "SHA-256 ok"))
     except Exception as error:  # noqa: BLE001
         findings.append(Finding(False, "datasets", str(error)))
-    from labkit.zoo import SPECS, load_model, model_card
+    from labkit.zoo.registry import SPECS, load_model, model_card
 
     for name in SPECS:
         try:
@@ -63,7 +63,7 @@ def diagnose() -> list[Finding]:
         except Exception as error:  # noqa: BLE001
             findings.append(Finding(False, f"zoo/{name}", str(error)))
     try:
-        from labkit.progress import progress_path
+        from labkit.course.progress import progress_path
 
         path = progress_path()
         probe = path.parent / ".write-test"

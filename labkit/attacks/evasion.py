@@ -1,4 +1,4 @@
-"""Evasion attacks with foolbox underneath: batched, device-aware, with robustness curves.
+"""Evasion attacks with foolbox underneath: attacks by name, batched, device-aware runs.
 
 Threat model (unless an attack says otherwise): white-box, the attacker knows the weights and can
 compute gradients, and perturbs the input within an L-inf or L2 ball of radius epsilon, in [0, 1].
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -67,7 +66,7 @@ def make_attack(name: str, **params: Any) -> Any:
     return factories[name](**params)
 
 
-def _resolve(attack: Any) -> Any:
+def resolve_attack(attack: Any) -> Any:
     """An attack object as given, or made from its short name ("pgd") with default settings."""
     if isinstance(attack, str):
         return make_attack(attack)
@@ -78,7 +77,7 @@ def _resolve(attack: Any) -> Any:
     return attack
 
 
-def _check_inputs(x: torch.Tensor, y: torch.Tensor) -> None:
+def check_images(x: torch.Tensor, y: torch.Tensor) -> None:
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise TypeError("x and y must be torch tensors (use torch.as_tensor on NumPy arrays).")
     if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
@@ -176,8 +175,8 @@ def run_attack(
     `attack` may be a foolbox attack or a short name (see `make_attack`). Runs on `device`
     (default `get_device()`: CUDA when present) and returns CPU tensors.
     """
-    attack = _resolve(attack)
-    _check_inputs(x, y)
+    attack = resolve_attack(attack)
+    check_images(x, y)
     _check_epsilons(epsilons)
     if restarts < 1:
         raise ValueError(f"restarts must be at least 1, not {restarts}.")
@@ -210,163 +209,3 @@ def run_attack(
                 advs[i].append(adv.cpu())
             successes.append(broken.cpu())
     return [torch.cat(a) for a in advs], torch.cat(successes, dim=1)
-
-
-@dataclass(frozen=True)
-class RobustnessCurve:
-    """Accuracy under attack at each epsilon (epsilon 0 is clean accuracy)."""
-
-    attack: str
-    epsilons: tuple[float, ...]
-    accuracies: tuple[float, ...]
-
-    def table(self) -> str:
-        """A markdown table of epsilon against accuracy."""
-        rows = ["| epsilon | accuracy |", "|---|---|"]
-        rows += [f"| {e:g} | {a:.1%} |" for e, a in zip(self.epsilons, self.accuracies, strict=True)]
-        return "\n".join(rows)
-
-    def plot(self, ax: Any = None, *, label: str | None = None) -> Any:
-        """Draw the curve on a matplotlib axis (a new one if none is given); returns the axis."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(self.epsilons, self.accuracies, marker="o", label=label or self.attack)
-        ax.set_xlabel("epsilon (L-inf, fraction of pixel range)" if "2" not in self.attack
-                      else "epsilon (L2)")
-        ax.set_ylabel("accuracy under attack")
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        return ax
-
-
-def robustness_curve(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    attack: Any,
-    *,
-    epsilons: Sequence[float],
-    batch_size: int = 500,
-    device: torch.device | None = None,
-    progress: bool = True,
-    restarts: int = 1,
-) -> RobustnessCurve:
-    """Accuracy of `model` on (x, y) under `attack` at each epsilon; a sample counts as robust only
-    if it is classified correctly and the attack fails (in every one of `restarts` runs)."""
-    attack = _resolve(attack)
-    _, success = run_attack(model, x, y, attack, epsilons=epsilons, batch_size=batch_size,
-                            device=device, progress=progress, restarts=restarts)
-    accuracies = tuple(1.0 - float(rate) for rate in success.float().mean(dim=1))
-    return RobustnessCurve(type(attack).__name__, tuple(float(e) for e in epsilons), accuracies)
-
-
-def robust_accuracy(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    attack: Any,
-    *,
-    epsilon: float,
-    batch_size: int = 500,
-    device: torch.device | None = None,
-    progress: bool = True,
-    restarts: int = 1,
-) -> float:
-    """Accuracy under `attack` at one epsilon (foolbox counts misclassified clean inputs as successes)."""
-    curve = robustness_curve(model, x, y, attack, epsilons=[epsilon], batch_size=batch_size,
-                             device=device, progress=progress, restarts=restarts)
-    return curve.accuracies[0]
-
-
-def perturbation_norms(x: torch.Tensor, adv: torch.Tensor, *, norm: str = "l2") -> torch.Tensor:
-    """Per-sample size of `adv - x` in the L2 or L-inf norm."""
-    if norm not in ("l2", "linf"):
-        raise ValueError(f"norm must be 'l2' or 'linf', not {norm!r}.")
-    delta = (adv.detach().cpu() - x.detach().cpu()).flatten(1)
-    return delta.norm(dim=1) if norm == "l2" else delta.abs().amax(dim=1)
-
-
-def adversarial_examples(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    attack: Any,
-    *,
-    epsilon: float | None,
-    device: torch.device | None = None,
-    restarts: int = 1,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Adversarial inputs for one epsilon (None for minimal attacks) and whether each one succeeded."""
-    (adv,), success = run_attack(model, x, y, attack, epsilons=None if epsilon is None else [epsilon],
-                                 device=device, progress=False, restarts=restarts)
-    return adv, success[0]
-
-
-@dataclass(frozen=True)
-class PerturbationStats:
-    """How large the smallest successful perturbations are (for minimal attacks like C&W, DeepFool).
-
-    Only inputs the model classifies correctly are attacked (`attacked` of them): a misclassified
-    input needs no perturbation and would drag the median towards zero.
-    """
-
-    norm: str
-    success_rate: float
-    median: float
-    mean: float
-    norms: torch.Tensor
-    attacked: int = 0
-    attacked_mask: torch.Tensor | None = None  # which of the given inputs were attacked (read correctly)
-    adversarials: torch.Tensor | None = None  # one per attacked input (see `fooled` for which worked)
-    fooled: torch.Tensor | None = None  # per attacked input: did the attack succeed
-
-
-@torch.no_grad()
-def _predictions(model: nn.Module, x: torch.Tensor, *, batch_size: int, device: torch.device) -> torch.Tensor:
-    model.eval()
-    return torch.cat([model(x[i : i + batch_size].to(device)).argmax(dim=1).cpu()
-                      for i in range(0, len(x), batch_size)])
-
-
-def minimal_perturbations(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    attack: Any,
-    *,
-    norm: str = "l2",
-    batch_size: int = 500,
-    device: torch.device | None = None,
-    progress: bool = True,
-) -> PerturbationStats:
-    """Run a minimal-perturbation attack (epsilons=None) on the correctly classified inputs and
-    summarise the size of the successful perturbations in the L2 or L-inf norm."""
-    if norm not in ("l2", "linf"):
-        raise ValueError(f"norm must be 'l2' or 'linf', not {norm!r}.")
-    attack = _resolve(attack)
-    _check_inputs(x, y)
-    device = device or get_device()
-    model.to(device)
-    correct = _predictions(model, x, batch_size=batch_size, device=device) == y.cpu()
-    if not correct.any():
-        raise ValueError("the model misclassifies every input given: nothing left to attack.")
-    xc, yc = x[correct], y[correct]
-    (adv,), success = run_attack(model, xc, yc, attack, epsilons=None, batch_size=batch_size,
-                                 device=device, progress=progress)
-    norms = perturbation_norms(xc, adv, norm=norm)
-    ok = success[0]
-    found = norms[ok]
-    return PerturbationStats(
-        norm=norm,
-        success_rate=float(ok.float().mean()),
-        median=float(found.median()) if len(found) else float("nan"),
-        mean=float(found.mean()) if len(found) else float("nan"),
-        norms=found,
-        attacked=int(correct.sum()),
-        attacked_mask=correct,
-        adversarials=adv,
-        fooled=ok,
-    )

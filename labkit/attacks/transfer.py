@@ -15,9 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from labkit.models import DigitsCNN
-from labkit.runtime import get_device, seed_everything
-from labkit.training import predict_logits, random_shift, train_model
+from labkit.training import predict_logits
 
 
 def label_with_queries(box: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
@@ -28,31 +26,6 @@ def label_with_queries(box: nn.Module, x: torch.Tensor, *, batch_size: int = 500
         raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
     labels = [box(x[i : i + batch_size]).argmax(dim=1).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(labels) if labels else torch.empty(0, dtype=torch.long)
-
-
-def train_surrogate(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    channels: tuple[int, int] = (8, 16),
-    hidden: int = 64,
-    epochs: int = 4,
-    lr: float = 2e-3,
-    seed: int = 0,
-    device: torch.device | None = None,
-    progress: bool = True,
-) -> nn.Module:
-    """Train the attacker's own digit classifier (a smaller CNN than the target, by default) on
-    (x, y), e.g. images it labelled by querying the target. Returns it in eval mode."""
-    if x.ndim != 4 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(
-            f"expected N > 0 images N x 1 x 28 x 28 and N labels, got {tuple(x.shape)} and {tuple(y.shape)}."
-        )
-    seed_everything(seed)  # the surrogate's initial weights are part of the attacker's recipe
-    surrogate = DigitsCNN(channels=channels, hidden=hidden)
-    train_model(surrogate, x, y.long(), epochs=epochs, lr=lr, seed=seed, augment=random_shift,
-                device=device or get_device(), progress=progress, desc="surrogate")
-    return surrogate.eval()
 
 
 def _fooled_fraction(target: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor) -> float:
@@ -98,7 +71,7 @@ def transfer_attack(
 
     Threat model: black-box transfer; only the surrogate's gradients are used. The target is only
     asked for its labels (here through the model itself, to measure the outcome)."""
-    from labkit.attacks import run_attack
+    from labkit.attacks.evasion import run_attack
 
     if not epsilons:
         raise ValueError("epsilons must be a non-empty list of perturbation sizes.")

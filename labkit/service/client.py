@@ -1,4 +1,4 @@
-"""A small client for the cheque reader's prediction API (labkit.serving), built on httpx.
+"""A small client for the cheque reader's prediction API (labkit.service), built on httpx.
 
 Usable on its own: `Client("http://127.0.0.1:PORT", "demo-key").predict(images)`.
 """

@@ -71,9 +71,10 @@ def evaluate_requirement(
 
     `model` defaults to the zoo model the requirement names (hash-checked on load).
     """
-    from labkit.attacks import make_attack, robust_accuracy
+    from labkit.attacks.evasion import make_attack
+    from labkit.attacks.robustness import robust_accuracy
     from labkit.data import load_digits
-    from labkit.zoo import load_model
+    from labkit.zoo.registry import load_model
 
     x, y = load_digits("test")
     if requirement.n > len(x):

@@ -13,10 +13,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
-
-from labkit.models import DigitsCNN
-from labkit.runtime import get_device
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -71,59 +67,3 @@ def augment_queries(seeds: torch.Tensor, n: int, *, seed: int = 0, shift: float 
     warped = ((warped - low) / (1 - low)).clamp(0.0, 1.0)
     jitter = torch.randn(warped.shape, generator=generator) * noise
     return (warped + jitter).clamp(0.0, 1.0)
-
-
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of the student's logits against the teacher's released probabilities."""
-    return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
-
-
-def surrogate_model() -> DigitsCNN:
-    """The attacker's own small CNN (a guess at the architecture, smaller than the target)."""
-    return DigitsCNN(channels=(8, 16), hidden=64)
-
-
-def train_surrogate(
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    loss: Loss | None = None,
-    epochs: int = 10,
-    batch_size: int = 32,
-    lr: float = 3e-3,
-    seed: int = 0,
-    model: nn.Module | None = None,
-    device: torch.device | None = None,
-    progress: bool = True,
-) -> nn.Module:
-    """Train a surrogate on the target's answers: hard labels (int64 [N]) with cross-entropy, or
-    released probabilities (float [N, C]) with `loss` (default: soft-label cross-entropy)."""
-    if len(x) != len(targets) or len(x) == 0:
-        raise ValueError(f"need one answer per query, got {len(x)} queries and {len(targets)} answers.")
-    soft = targets.is_floating_point()
-    if soft and targets.ndim != 2:
-        raise ValueError("soft targets must be N x C probabilities; pass int64 labels for hard targets.")
-    criterion: Loss = (loss or soft_cross_entropy) if soft else nn.functional.cross_entropy
-    device = device or get_device()
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # the surrogate's initial weights are part of the recipe
-    net = (model or surrogate_model()).to(device).train()
-    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
-    x_dev, t_dev = x.to(device), targets.to(device)
-    for _ in tqdm(range(epochs), desc="surrogate", disable=not progress, leave=False):
-        order = torch.randperm(len(x), generator=generator).to(device)
-        for start in range(0, len(x), batch_size):
-            batch = order[start : start + batch_size]
-            optimiser.zero_grad()
-            criterion(net(x_dev[batch]), t_dev[batch]).backward()
-            optimiser.step()
-    return net.eval()
-
-
-@torch.no_grad()
-def agreement(a: nn.Module, b: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> float:
-    """Fraction of inputs on which two models predict the same label."""
-    from labkit.training import predict_logits
-
-    return float((predict_logits(a, x, batch_size=batch_size).argmax(1)
-                  == predict_logits(b, x, batch_size=batch_size).argmax(1)).float().mean())

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import platform
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -17,6 +15,13 @@ from labkit.integrity import IntegrityError, sha256_file, verify, write_manifest
 from labkit.models import build
 from labkit.paths import datasets_dir
 from labkit.runtime import get_device, seed_everything
+from labkit.zoo import recipes
+
+
+class Trainer(Protocol):
+    """A zoo training recipe: trains `model` in place with `seed`; returns it and its test accuracy."""
+
+    def __call__(self, model: nn.Module, *, seed: int) -> tuple[nn.Module, float]: ...
 
 MODELS_DIR = "models"
 
@@ -30,7 +35,7 @@ class ZooSpec:
     config: dict[str, Any]
     dataset: str
     seed: int
-    trainer: str  # "module:function" taking (model, seed) and returning (model, test_accuracy)
+    trainer: Trainer  # takes (model, seed=...) and returns (trained model, test accuracy)
     description: str
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -42,7 +47,7 @@ SPECS: dict[str, ZooSpec] = {
         config={"channels": [16, 32], "hidden": 128},
         dataset="digits/digits.npz",
         seed=0,
-        trainer="labkit.zoo_trainers:train_digits_cnn",
+        trainer=recipes.train_digits_cnn,
         description="The cheque reader in production: standard training with shift augmentation.",
     ),
     "digits_cnn_robust": ZooSpec(
@@ -51,7 +56,7 @@ SPECS: dict[str, ZooSpec] = {
         config={"channels": [16, 32], "hidden": 128},
         dataset="digits/digits.npz",
         seed=0,
-        trainer="labkit.defenses:train_digits_cnn_robust",
+        trainer=recipes.train_digits_cnn_robust,
         description="The cheque reader after adversarial training (PGD-5, L-inf epsilon 0.3, 10 epochs).",
     ),
     "digits_cnn_backdoored": ZooSpec(
@@ -60,7 +65,7 @@ SPECS: dict[str, ZooSpec] = {
         config={"channels": [16, 32], "hidden": 128},
         dataset="digits/digits.npz",
         seed=0,
-        trainer="labkit.scenario:train_digits_cnn_backdoored",
+        trainer=recipes.train_digits_cnn_backdoored,
         description="The suspect cheque reader of the incident you investigate in module 14.",
     ),
     "clinic_mlp": ZooSpec(
@@ -69,7 +74,7 @@ SPECS: dict[str, ZooSpec] = {
         config={"in_features": 30, "hidden": [64, 32], "dropout": 0.0},
         dataset="clinic/clinic.npz",
         seed=0,
-        trainer="labkit.zoo_trainers:train_clinic_mlp",
+        trainer=recipes.train_clinic_mlp,
         description="The clinic risk model: predicts malignancy from 30 diagnostic features.",
     ),
 }
@@ -115,13 +120,9 @@ def train_zoo_model(name: str, *, root: Path | None = None) -> dict[str, Any]:
 
     spec = _spec(name)
     root = root or datasets_dir()
-    module_name, function_name = spec.trainer.split(":")
-    trainer: Callable[..., tuple[nn.Module, float]] = getattr(
-        importlib.import_module(module_name), function_name
-    )
     seed_everything(spec.seed)  # weight initialisation is part of the recipe
     model = build(spec.architecture, spec.config)
-    model, test_accuracy = trainer(model, seed=spec.seed)
+    model, test_accuracy = spec.trainer(model, seed=spec.seed)
     weights_file, meta_file = _files(name)
     (root / MODELS_DIR).mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

@@ -16,9 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from labkit.policy import apply_policy, check_policy
 from labkit.runtime import get_device
-
-POLICIES = ("probabilities", "top-k", "label")
 
 
 class QueryBudgetExceeded(RuntimeError):
@@ -47,24 +46,24 @@ class _Opaque(torch.autograd.Function):
 
 class BlackBoxModel(nn.Module):
     """A model behind an API: counts every input as one query against `budget` and returns only
-    what `policy` allows ("probabilities", "top-k" probabilities with the rest zeroed, or "label" as
-    a one-hot row). Its weights are not reachable through it (`parameters()` is empty)."""
+    what the output `policy` allows (see `labkit.policy`: "probabilities", "rounded" to `decimals`,
+    the `top_k` largest with the rest zeroed, or "label" as a one-hot row). Its weights are not
+    reachable through it (`parameters()` is empty)."""
 
     def __init__(
-        self, model: nn.Module, *, budget: int | None = None, policy: str = "label", k: int = 3
+        self, model: nn.Module, *, budget: int | None = None, policy: str = "label", top_k: int = 3,
+        decimals: int = 2,
     ) -> None:
         super().__init__()
-        if policy not in POLICIES:
-            raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}.")
+        check_policy(policy, decimals=decimals, top_k=top_k)
         if budget is not None and budget < 0:
             raise ValueError(f"budget must be a number of queries >= 0 (or None for no limit), not {budget}.")
-        if k < 1:
-            raise ValueError(f"k must be at least 1 for the top-k policy, not {k}.")
         # stored without registering it as a submodule: the attacker gets no parameters through us
         object.__setattr__(self, "_target", model.eval())
         self.budget = budget
         self.policy = policy
-        self.k = k
+        self.top_k = top_k
+        self.decimals = decimals
         self.queries = 0
         self.calls = 0
 
@@ -96,12 +95,8 @@ class BlackBoxModel(nn.Module):
         with torch.no_grad():
             logits = target(x.detach().to(device)).float()
         probabilities = torch.softmax(logits, dim=1)
-        if self.policy == "probabilities":
-            out = probabilities
-        elif self.policy == "top-k":
-            top = probabilities.topk(min(self.k, probabilities.shape[1]), dim=1)
-            out = torch.zeros_like(probabilities).scatter_(1, top.indices, top.values)
-        else:
+        out = apply_policy(probabilities, self.policy, decimals=self.decimals, top_k=self.top_k)
+        if out is None:  # label only: a one-hot row, so that argmax still reads the label
             out = nn.functional.one_hot(logits.argmax(dim=1), logits.shape[1]).float()
         return out.to(x.device)
 
@@ -235,7 +230,7 @@ def budget_curve(
     (an image with no adversarial found keeps its clean input and an infinite L2).
     Threat model: black-box, label-only by default; each image costs one query per candidate.
     """
-    from labkit.attacks import as_foolbox, foolbox
+    from labkit.attacks.evasion import as_foolbox, foolbox
     from labkit.training import predict_logits
 
     if not budgets or min(budgets) < 1:

@@ -1,0 +1,3 @@
+"""Course machinery: the course map (`coursemap`), lab generation (`labgen`), per-learner progress
+(`progress`) and the environment check (`doctor`).
+"""

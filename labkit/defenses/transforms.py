@@ -1,0 +1,138 @@
+"""Input transformations as defences against evasion, and the adaptive attacks (BPDA,
+expectation over transformation) that an honest evaluation of them needs.
+
+Threat model of the attacks here: white-box (weights and gradients known), L-inf ball of radius
+epsilon around an input in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+# --- input transformations (pre-processing defences) -------------------------------------------
+
+
+def bit_depth(x: torch.Tensor, *, bits: int = 3) -> torch.Tensor:
+    """Reduce each pixel to 2**bits levels ("feature squeezing"); its gradient is zero almost everywhere."""
+    if not 1 <= bits <= 8:
+        raise ValueError(f"bits must be between 1 and 8, not {bits}.")
+    levels = 2**bits - 1
+    return torch.round(x * levels) / levels
+
+
+def median_filter(x: torch.Tensor, *, size: int = 3) -> torch.Tensor:
+    """Median over each size x size neighbourhood (reflect padding), per channel."""
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"size must be a positive odd number, not {size}.")
+    n, c, h, w = x.shape
+    pad = size // 2
+    padded = nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+    patches = nn.functional.unfold(padded, size).view(n, c, size * size, h, w)
+    return patches.median(dim=2).values
+
+
+_JPEG_LUMA = torch.tensor([
+    [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55],
+    [14, 13, 16, 24, 40, 57, 69, 56], [14, 17, 22, 29, 51, 87, 80, 62],
+    [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
+    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99],
+], dtype=torch.float32)
+
+
+def _dct_matrix(size: int = 8) -> torch.Tensor:
+    k = torch.arange(size, dtype=torch.float32)[:, None]
+    i = torch.arange(size, dtype=torch.float32)[None, :]
+    matrix = torch.cos(math.pi * (2 * i + 1) * k / (2 * size)) * math.sqrt(2 / size)
+    matrix[0] /= math.sqrt(2)
+    return matrix
+
+
+def jpeg_like(x: torch.Tensor, *, quality: int = 50) -> torch.Tensor:
+    """JPEG-style compression in torch: 8 x 8 block DCT, quantised with the standard luminance table."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be between 1 and 100, not {quality}.")
+    n, c, h, w = x.shape
+    ph, pw = -h % 8, -w % 8
+    blocks = nn.functional.pad(x * 255 - 128, (0, pw, 0, ph))
+    bh, bw = (h + ph) // 8, (w + pw) // 8
+    blocks = blocks.view(n, c, bh, 8, bw, 8).transpose(3, 4)
+    dct = _dct_matrix().to(x.device, x.dtype)
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    table = torch.clamp(torch.floor((_JPEG_LUMA * scale + 50) / 100), min=1).to(x.device, x.dtype)
+    coefficients = dct @ blocks @ dct.T
+    restored = dct.T @ (torch.round(coefficients / table) * table) @ dct
+    image = restored.transpose(3, 4).reshape(n, c, h + ph, w + pw)[..., :h, :w]
+    return ((image + 128) / 255).clamp(0.0, 1.0)
+
+
+class Transformed(nn.Module):
+    """A model behind an input transformation: model(transform(x)).
+
+    With straight_through=True the backward pass treats the transformation as the identity (BPDA,
+    Athalye et al. 2018): the forward pass is unchanged, but gradients flow as if it were not there.
+    """
+
+    def __init__(self, model: nn.Module, transform: Transform, *, straight_through: bool = False) -> None:
+        super().__init__()
+        self.model = model
+        self.transform = transform
+        self.straight_through = straight_through
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        squeezed = self.transform(x)
+        if self.straight_through:
+            squeezed = x + (squeezed - x).detach()
+        return self.model(squeezed)
+
+
+def bpda(defended: Transformed) -> Transformed:
+    """The same defended model with a straight-through (identity) gradient: the adaptive attacker's view."""
+    return Transformed(defended.model, defended.transform, straight_through=True)
+
+
+class ExpectationOverTransformation(nn.Module):
+    """Averages logits over `samples` draws of a randomised model (EOT, Athalye et al. 2018).
+
+    Attacking this average estimates the gradient of the expected loss, which beats defences that
+    rely on randomness.
+    """
+
+    def __init__(self, model: nn.Module, *, samples: int = 8) -> None:
+        super().__init__()
+        if samples < 1:
+            raise ValueError(f"samples must be at least 1, not {samples}.")
+        self.model = model
+        self.samples = samples
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.model(x) for _ in range(self.samples)]).mean(dim=0)
+
+
+def randomised(transform: Transform, *, noise: float = 0.1) -> Transform:
+    """A randomised transformation: add uniform noise in [-noise, noise], clip, then transform."""
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        jitter = (torch.rand_like(x) * 2 - 1) * noise
+        return transform((x + jitter).clamp(0.0, 1.0))
+
+    return apply
+
+
+class SharpenedLogits(nn.Module):
+    """A gradient-masking "defence" for teaching: logits times `factor` saturate the softmax, so the
+    cross-entropy gradient underflows to zero while every decision stays exactly the same."""
+
+    def __init__(self, model: nn.Module, *, factor: float = 1000.0) -> None:
+        super().__init__()
+        self.model = model
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x) * self.factor
