@@ -54,8 +54,9 @@ def time_notebook(path: Path, *, timeout: int) -> NotebookTiming:
     with tempfile.TemporaryDirectory(prefix="labkit-bench-") as home:
         saved = {k: os.environ.get(k) for k in ("LABKIT_HOME", "LABKIT_STRICT_CHECKS", "MPLBACKEND")}
         os.environ.update(LABKIT_HOME=home, LABKIT_STRICT_CHECKS="1", MPLBACKEND="Agg")
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        )
         start = time.perf_counter()
         try:
             client.execute()
@@ -78,10 +79,20 @@ def time_notebook(path: Path, *, timeout: int) -> NotebookTiming:
 
 
 def torch_pgd_accuracy(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epsilon: float, steps: int,
-    step_size: float, batch_size: int, device: torch.device,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epsilon: float,
+    steps: int,
+    step_size: float,
+    batch_size: int,
+    device: torch.device,
 ) -> float:
-    """L-inf PGD with a uniform random start, written directly in torch; accuracy under attack."""
+    """L-inf PGD with a uniform random start, written directly in torch; accuracy under attack.
+
+    Deliberately hand-written, not labkit's `projected_gradient`: this is the baseline that labkit's
+    attack path is timed against, so it must not share labkit's code."""
     correct = 0
     for i in range(0, len(x), batch_size):
         xb, yb = x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
@@ -125,15 +136,18 @@ def time_pgd(device: torch.device, *, images: int, steps: int, epsilon: float, r
     attack = make_attack("pgd", steps=steps)
 
     def labkit_pgd() -> float:
-        return robust_accuracy(model, x, y, attack, epsilon=epsilon, batch_size=images, device=device,
-                               progress=False)
+        return robust_accuracy(
+            model, x, y, attack, epsilon=epsilon, batch_size=images, device=device, progress=False
+        )
 
     def torch_loop() -> float:
-        return torch_pgd_accuracy(model, x, y, epsilon=epsilon, steps=steps, step_size=step_size,
-                                  batch_size=images, device=device)
+        return torch_pgd_accuracy(
+            model, x, y, epsilon=epsilon, steps=steps, step_size=step_size, batch_size=images, device=device
+        )
 
     variants: dict[str, Callable[[], float]] = {
-        "labkit": labkit_pgd, "torch loop": torch_loop,
+        "labkit": labkit_pgd,
+        "torch loop": torch_loop,
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     accuracies: dict[str, float] = {}
@@ -200,10 +214,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Time the solution notebooks and labkit's PGD against a hand-written loop."
     )
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats")
-    parser.add_argument("--notebooks", action=argparse.BooleanOptionalAction, default=True,
-                        help="execute every solutions/*.ipynb and time it (default: yes)")
-    parser.add_argument("--only", default="", metavar="TEXT",
-                        help="time only the notebooks whose file name contains TEXT")
+    parser.add_argument(
+        "--notebooks",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="execute every solutions/*.ipynb and time it (default: yes)",
+    )
+    parser.add_argument(
+        "--only", default="", metavar="TEXT", help="time only the notebooks whose file name contains TEXT"
+    )
     parser.add_argument("--repeats", type=int, default=None, help="timing repeats (default 5, quick 3)")
     parser.add_argument("--timeout", type=int, default=900, help="per-cell timeout for notebooks (s)")
     args = parser.parse_args(argv)
@@ -217,16 +236,24 @@ def main(argv: list[str] | None = None) -> int:
         for path in paths:
             print(f"running {path.name} ...", file=sys.stderr, flush=True)
             notebooks.append(time_notebook(path, timeout=args.timeout))
-        lines += ["## Solution notebooks (fresh kernel each, LABKIT_HOME in a temporary directory)", "",
-                  *notebook_table(notebooks), ""]
+        lines += [
+            "## Solution notebooks (fresh kernel each, LABKIT_HOME in a temporary directory)",
+            "",
+            *notebook_table(notebooks),
+            "",
+        ]
 
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     pgd = []
     for device in devices:
         print(f"timing PGD on {device} ...", file=sys.stderr, flush=True)
         pgd.append(time_pgd(device, images=images, steps=steps, epsilon=epsilon, repeats=repeats))
-    lines += ["## Batched PGD: labkit (foolbox) vs a hand-written torch loop", "",
-              *pgd_table(pgd, steps=steps, epsilon=epsilon), ""]
+    lines += [
+        "## Batched PGD: labkit (foolbox) vs a hand-written torch loop",
+        "",
+        *pgd_table(pgd, steps=steps, epsilon=epsilon),
+        "",
+    ]
 
     lines[4] = _machine()[2]  # load average after the work, not before
     text = "\n".join(lines)

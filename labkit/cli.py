@@ -67,8 +67,10 @@ def _zoo(args: argparse.Namespace) -> int:
             print("Say which model: `labkit zoo train NAME` (see `labkit zoo list`).")
             return 2
         card = registry.train_zoo_model(args.name)
-        print(f"{card['name']}: test accuracy {card['test_accuracy']:.2%}, "
-              f"weights SHA-256 {card['weights_sha256']} (manifest updated)")
+        print(
+            f"{card['name']}: test accuracy {card['test_accuracy']:.2%}, "
+            f"weights SHA-256 {card['weights_sha256']} (manifest updated)"
+        )
         return 0
     failures = 0
     for name in registry.SPECS:
@@ -104,7 +106,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("course-map", help="print the course map (or --write it into README.md)")
     p.add_argument("--write", action="store_true")
     p.set_defaults(run=_course_map)
-    p = sub.add_parser("zoo", help="list, train or verify the pre-trained models; write the incident answer key")
+    p = sub.add_parser(
+        "zoo", help="list, train or verify the pre-trained models; write the incident answer key"
+    )
     p.add_argument("action", choices=["list", "train", "verify", "answer-key"])
     p.add_argument("name", nargs="?")
     p.set_defaults(run=_zoo)

@@ -67,8 +67,6 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {"DigitsCNN": DigitsCNN, "ClinicMLP"
 def build(architecture: str, config: dict) -> nn.Module:
     """Instantiate a known architecture from its recorded config (never from pickled code)."""
     if architecture not in ARCHITECTURES:
-        raise ValueError(
-            f"Unknown architecture {architecture!r}; known: {', '.join(sorted(ARCHITECTURES))}."
-        )
+        raise ValueError(f"Unknown architecture {architecture!r}; known: {', '.join(sorted(ARCHITECTURES))}.")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
     return ARCHITECTURES[architecture](**kwargs)

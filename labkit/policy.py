@@ -23,8 +23,9 @@ def check_policy(policy: str, *, decimals: int = 2, top_k: int = 3) -> None:
         raise ValueError(f"top_k must be a whole number >= 1, not {top_k!r}.")
 
 
-def apply_policy(probabilities: torch.Tensor, policy: str, *, decimals: int = 2, top_k: int = 3
-                 ) -> torch.Tensor | None:
+def apply_policy(
+    probabilities: torch.Tensor, policy: str, *, decimals: int = 2, top_k: int = 3
+) -> torch.Tensor | None:
     """What a deployment releases from the full probabilities (N x C): all of them, rounded to
     `decimals`, only the `top_k` largest (zeros elsewhere), or nothing beyond the label (None)."""
     check_policy(policy, decimals=decimals, top_k=top_k)

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from labkit.runtime import get_device
+from labkit.models import DigitsCNN
+from labkit.runtime import get_device, seed_everything
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -100,6 +101,55 @@ def train_model(
     return losses
 
 
+def train_reader(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    channels: tuple[int, int] = (16, 32),
+    hidden: int = 128,
+    epochs: int = 3,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    anneal_epochs: int = 0,
+    seed: int = 0,
+    device: torch.device | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> DigitsCNN:
+    """A fresh cheque reader (DigitsCNN) trained from `seed`: the quick recipe the notebooks retrain
+    with (poisoning sweeps, backdoors, filtered data). `anneal_epochs` more epochs at lr / 10 follow."""
+    if anneal_epochs < 0:
+        raise ValueError(f"anneal_epochs must be >= 0, not {anneal_epochs}.")
+    seed_everything(seed)  # the initial weights are part of the recipe
+    model = DigitsCNN(channels=channels, hidden=hidden)
+    train_model(
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        progress=progress,
+        desc=desc,
+    )
+    if anneal_epochs:
+        train_model(
+            model,
+            x,
+            y,
+            epochs=anneal_epochs,
+            batch_size=batch_size,
+            lr=lr / 10,
+            seed=seed + 1,
+            device=device,
+            progress=progress,
+            desc=desc,
+        )
+    return model
+
+
 @torch.no_grad()
 def predict_logits(
     model: nn.Module, x: torch.Tensor, *, batch_size: int = 512, device: torch.device | None = None
@@ -111,9 +161,7 @@ def predict_logits(
     return torch.cat(outs) if outs else torch.empty(0)
 
 
-def accuracy(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512
-) -> float:
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512) -> float:
     """Fraction of rows the model labels correctly."""
     if len(y) == 0:
         raise ValueError("accuracy() needs at least one example.")

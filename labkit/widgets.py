@@ -56,10 +56,12 @@ class ExplorerView:
     def summary(self) -> str:
         """One line: what the model reads before and after the attack."""
         verdict = "FOOLED" if self.fooled else "still correct"
-        return (f"image {self.index} (label {self.label}), {self.attack} at epsilon {self.epsilon:.2f}: "
-                f"reads {self.clean_prediction} ({self.clean_confidence:.0%}) -> "
-                f"{self.adversarial_prediction} ({self.adversarial_confidence:.0%}), {verdict}; "
-                f"L-inf {self.linf:.3f}, L2 {self.l2:.2f}")
+        return (
+            f"image {self.index} (label {self.label}), {self.attack} at epsilon {self.epsilon:.2f}: "
+            f"reads {self.clean_prediction} ({self.clean_confidence:.0%}) -> "
+            f"{self.adversarial_prediction} ({self.adversarial_confidence:.0%}), {verdict}; "
+            f"L-inf {self.linf:.3f}, L2 {self.l2:.2f}"
+        )
 
 
 def _attack(name: str) -> Any:
@@ -96,8 +98,9 @@ def explore(
     if attack not in ATTACK_NAMES:
         raise ValueError(f"Unknown attack {attack!r}; the explorer offers {', '.join(EXPLORER_ATTACKS)}.")
     if attack not in EXPLORER_ATTACKS:
-        raise ValueError(f"{attack!r} does not take a fixed L-inf epsilon; use one of "
-                         f"{', '.join(EXPLORER_ATTACKS)}.")
+        raise ValueError(
+            f"{attack!r} does not take a fixed L-inf epsilon; use one of {', '.join(EXPLORER_ATTACKS)}."
+        )
     if not epsilon >= 0:
         raise ValueError(f"epsilon must be >= 0, not {epsilon}.")
     xi, yi = x[index : index + 1].cpu(), y[index : index + 1].cpu()
@@ -112,10 +115,16 @@ def explore(
         probabilities = torch.softmax(model(torch.cat([xi, adv.cpu()]).to(where)), dim=1).cpu()
     confidence, prediction = probabilities.max(dim=1)
     return ExplorerView(
-        index=index, attack=attack, epsilon=float(epsilon), label=int(yi[0]),
-        clean=xi[0], adversarial=adv[0].cpu(),
-        clean_prediction=int(prediction[0]), clean_confidence=float(confidence[0]),
-        adversarial_prediction=int(prediction[1]), adversarial_confidence=float(confidence[1]),
+        index=index,
+        attack=attack,
+        epsilon=float(epsilon),
+        label=int(yi[0]),
+        clean=xi[0],
+        adversarial=adv[0].cpu(),
+        clean_prediction=int(prediction[0]),
+        clean_confidence=float(confidence[0]),
+        adversarial_prediction=int(prediction[1]),
+        adversarial_confidence=float(confidence[1]),
     )
 
 
@@ -132,13 +141,14 @@ def render(view: ExplorerView, *, size: float = 2.4) -> Any:
     stretch = f", shown x{1 / scale:.0f}" if view.linf > 0 else ""
     axes[1].set_title(f"perturbation (L-inf {view.linf:.2f}{stretch})", fontsize=9)
     axes[2].imshow(view.adversarial.squeeze(0), cmap="gray", vmin=0, vmax=1)
-    axes[2].set_title(f"adversarial: reads {view.adversarial_prediction} "
-                      f"({view.adversarial_confidence:.0%})", fontsize=9,
-                      color="crimson" if view.fooled else "black")
+    axes[2].set_title(
+        f"adversarial: reads {view.adversarial_prediction} ({view.adversarial_confidence:.0%})",
+        fontsize=9,
+        color="crimson" if view.fooled else "black",
+    )
     for ax in axes:
         ax.axis("off")
-    fig.suptitle(f"{view.attack.upper()} at epsilon {view.epsilon:.2f}, true label {view.label}",
-                 fontsize=10)
+    fig.suptitle(f"{view.attack.upper()} at epsilon {view.epsilon:.2f}, true label {view.label}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -146,30 +156,53 @@ def render(view: ExplorerView, *, size: float = 2.4) -> Any:
 class EpsilonExplorer:
     """Sliders for image index, attack and epsilon over `explore` + `render` (display it in Jupyter)."""
 
-    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, attacks: tuple[str, ...],
-                 max_epsilon: float, index: int = 0, epsilon: float | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        attacks: tuple[str, ...],
+        max_epsilon: float,
+        index: int = 0,
+        epsilon: float | None = None,
+    ) -> None:
         import ipywidgets as widgets
 
         self.model, self.x, self.y = model, x, y
-        self.index = widgets.IntSlider(value=index, min=0, max=len(x) - 1, description="image",
-                                       continuous_update=False)
+        self.index = widgets.IntSlider(
+            value=index, min=0, max=len(x) - 1, description="image", continuous_update=False
+        )
         self.attack = widgets.Dropdown(options=list(attacks), value=attacks[0], description="attack")
         start = min(max_epsilon, 0.1) if epsilon is None else epsilon
-        self.epsilon = widgets.FloatSlider(value=start, min=0.0, max=max_epsilon, step=0.01,
-                                           description="epsilon", readout_format=".2f",
-                                           continuous_update=False)
+        self.epsilon = widgets.FloatSlider(
+            value=start,
+            min=0.0,
+            max=max_epsilon,
+            step=0.01,
+            description="epsilon",
+            readout_format=".2f",
+            continuous_update=False,
+        )
         self.status = widgets.Label()
         self.output = widgets.Output()
-        self.widget = widgets.VBox([widgets.HBox([self.index, self.attack, self.epsilon]),
-                                    self.status, self.output])
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.index, self.attack, self.epsilon]), self.status, self.output]
+        )
         for control in (self.index, self.attack, self.epsilon):
             control.observe(self.update, names="value")
         self.view: ExplorerView = self.update()
 
     def update(self, _change: Any = None) -> ExplorerView:
         """Recompute the view for the current slider values and redraw it (in a live kernel)."""
-        self.view = explore(self.model, self.x, self.y, index=int(self.index.value),
-                            attack=str(self.attack.value), epsilon=float(self.epsilon.value))
+        self.view = explore(
+            self.model,
+            self.x,
+            self.y,
+            index=int(self.index.value),
+            attack=str(self.attack.value),
+            epsilon=float(self.epsilon.value),
+        )
         self.status.value = self.view.summary()
         from IPython import get_ipython
 
@@ -203,13 +236,16 @@ def epsilon_explorer(
     _check_explorer_inputs(x, y)
     attacks = tuple(attacks)
     if not attacks or any(a not in EXPLORER_ATTACKS for a in attacks):
-        raise ValueError(f"attacks must be a non-empty selection of {', '.join(EXPLORER_ATTACKS)}, "
-                         f"got {attacks!r}.")
+        raise ValueError(
+            f"attacks must be a non-empty selection of {', '.join(EXPLORER_ATTACKS)}, got {attacks!r}."
+        )
     if not 0 < max_epsilon <= 1:
         raise ValueError(f"max_epsilon must be in (0, 1] (a fraction of the pixel range), not {max_epsilon}.")
     try:
         import ipywidgets  # noqa: F401 - fail early with a clear message
     except ImportError as error:  # pragma: no cover - ipywidgets is a course dependency
-        raise ImportError("the explorer needs ipywidgets: run `make lab` to set up the environment, "
-                          "or use labkit.widgets.explore and render for a static view.") from error
+        raise ImportError(
+            "the explorer needs ipywidgets: run `make lab` to set up the environment, "
+            "or use labkit.widgets.explore and render for a static view."
+        ) from error
     return EpsilonExplorer(model, x, y, attacks=attacks, max_epsilon=float(max_epsilon))

@@ -41,8 +41,9 @@ def test_adversarials_stay_in_the_epsilon_ball_and_the_pixel_range(model, digits
     x, y = digits
     epsilons = [0.05, 0.2]
     params = {"steps": 5} if name == "pgd" else {}
-    advs, success = run_attack(model, x, y, make_attack(name, **params), epsilons=epsilons,
-                               device=CPU, progress=False)
+    advs, success = run_attack(
+        model, x, y, make_attack(name, **params), epsilons=epsilons, device=CPU, progress=False
+    )
     assert len(advs) == 2 and success.shape == (2, len(x)) and success.dtype == torch.bool
     for epsilon, adv in zip(epsilons, advs, strict=True):
         assert adv.shape == x.shape and adv.device.type == "cpu"
@@ -59,8 +60,9 @@ def test_curves_fall_with_epsilon_and_pgd_beats_fgsm(model, digits):
     epsilons = [0.0, 0.05, 0.1, 0.2, 0.3]
     torch.manual_seed(0)
     fgsm = robustness_curve(model, x, y, "fgsm", epsilons=epsilons, device=CPU, progress=False)
-    pgd = robustness_curve(model, x, y, make_attack("pgd", steps=5), epsilons=epsilons,
-                           device=CPU, progress=False)
+    pgd = robustness_curve(
+        model, x, y, make_attack("pgd", steps=5), epsilons=epsilons, device=CPU, progress=False
+    )
     for curve in (fgsm, pgd):
         assert curve.epsilons == tuple(epsilons)
         assert curve.accuracies[0] == pytest.approx(_accuracy(model, x, y))
@@ -87,8 +89,16 @@ class _ScriptedAttack:
 
 def test_an_adversarial_at_a_small_epsilon_counts_at_every_larger_one(model, digits):
     x, y = digits[0][:3], digits[1][:3]
-    scripted = _ScriptedAttack([torch.tensor([[True, False, False],     # epsilon 0.1
-                                              [False, False, True]])])  # epsilon 0.2
+    scripted = _ScriptedAttack(
+        [
+            torch.tensor(
+                [
+                    [True, False, False],  # epsilon 0.1
+                    [False, False, True],
+                ]
+            )
+        ]
+    )  # epsilon 0.2
     advs, success = run_attack(model, x, y, scripted, epsilons=[0.1, 0.2], device=CPU, progress=False)
     assert success.tolist() == [[True, False, False], [True, False, True]]
     assert torch.equal(advs[1][0], advs[0][0])  # carried over from epsilon 0.1
@@ -97,11 +107,13 @@ def test_an_adversarial_at_a_small_epsilon_counts_at_every_larger_one(model, dig
 
 def test_restarts_never_lower_success_and_keep_the_first_success(model, digits):
     x, y = digits[0][:4], digits[1][:4]
-    runs = [torch.tensor([[True, False, False, False]]), torch.tensor([[False, True, False, False]]),
-            torch.tensor([[True, False, True, False]])]
+    runs = [
+        torch.tensor([[True, False, False, False]]),
+        torch.tensor([[False, True, False, False]]),
+        torch.tensor([[True, False, True, False]]),
+    ]
     scripted = _ScriptedAttack(runs)
-    advs, success = run_attack(model, x, y, scripted, epsilons=[0.1], device=CPU, progress=False,
-                               restarts=3)
+    advs, success = run_attack(model, x, y, scripted, epsilons=[0.1], device=CPU, progress=False, restarts=3)
     assert scripted.calls == 3
     assert success.tolist() == [[True, True, True, False]]
     first, second, third = ((x + 0.001 * (k * 10)).clamp(0, 1) for k in (1, 2, 3))
@@ -125,8 +137,7 @@ def test_real_restarts_are_at_least_as_strong(model, digits):
 def test_batches_match_one_big_batch(model, digits):
     x, y = digits
     _, whole = run_attack(model, x, y, "fgsm", epsilons=[0.1], device=CPU, progress=False)
-    _, batched = run_attack(model, x, y, "fgsm", epsilons=[0.1], device=CPU, progress=False,
-                            batch_size=10)
+    _, batched = run_attack(model, x, y, "fgsm", epsilons=[0.1], device=CPU, progress=False, batch_size=10)
     assert torch.equal(whole, batched)
 
 
@@ -192,8 +203,9 @@ def test_perturbation_norms():
 def test_minimal_perturbation_stats(model, digits):
     x, y = digits[0][:16], digits[1][:16]
     correct = int((model(x).argmax(dim=1) == y).sum())
-    stats = minimal_perturbations(model, x, y, make_attack("deepfool", steps=30, candidates=3), norm="linf",
-                                  device=CPU, progress=False)
+    stats = minimal_perturbations(
+        model, x, y, make_attack("deepfool", steps=30, candidates=3), norm="linf", device=CPU, progress=False
+    )
     assert stats.norm == "linf" and stats.attacked == correct
     assert stats.success_rate > 0.9
     assert len(stats.norms) == round(stats.success_rate * correct)
@@ -203,6 +215,7 @@ def test_minimal_perturbation_stats(model, digits):
     assert torch.equal(stats.norms, linf[stats.fooled])
     assert float(stats.norms.min()) <= stats.median <= float(stats.norms.max())
     assert 0.0 < stats.median < 0.5 and stats.mean == pytest.approx(float(stats.norms.mean()))
-    l2 = minimal_perturbations(model, x, y, make_attack("l2deepfool", steps=30, candidates=3), device=CPU,
-                               progress=False)
+    l2 = minimal_perturbations(
+        model, x, y, make_attack("l2deepfool", steps=30, candidates=3), device=CPU, progress=False
+    )
     assert l2.norm == "l2" and l2.median > stats.median  # an L2 norm of a 784-pixel change is larger

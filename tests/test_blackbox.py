@@ -97,8 +97,11 @@ def test_no_gradients_and_no_parameters_leak(target, digits):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"policy": "logits"}, "policy must be one of"), ({"budget": -1}, "budget must be"),
-     ({"policy": "top-k", "top_k": 0}, "top_k must be a whole number >= 1")],
+    [
+        ({"policy": "logits"}, "policy must be one of"),
+        ({"budget": -1}, "budget must be"),
+        ({"policy": "top-k", "top_k": 0}, "top_k must be a whole number >= 1"),
+    ],
 )
 def test_bad_settings_are_refused(target, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -114,9 +117,15 @@ def test_budget_curve_improves_with_budget_and_stays_within_it(target, digits):
     x, y = digits
     x, y = x[:6], y[:6]
     seed_everything(0)
-    curve, best = budget_curve(target, x, y, make_attack("hopskipjump", steps=20,
-                                                          initial_gradient_eval_steps=10),
-                               budgets=[10, 30, 80], epsilon=4.0, device=torch.device("cpu"))
+    curve, best = budget_curve(
+        target,
+        x,
+        y,
+        make_attack("hopskipjump", steps=20, initial_gradient_eval_steps=10),
+        budgets=[10, 30, 80],
+        epsilon=4.0,
+        device=torch.device("cpu"),
+    )
     assert curve.queries_used <= 80 * len(x)
     assert list(curve.median_l2) == sorted(curve.median_l2, reverse=True)
     assert list(curve.success_rates) == sorted(curve.success_rates)
@@ -152,13 +161,20 @@ def test_a_surrogate_trained_on_queried_labels_transfers_its_attacks(target):
     x, _ = load_digits("train")
     attacker_images = x[:400]
     labels = label_with_queries(BlackBoxModel(target), attacker_images)
-    surrogate = train_surrogate(attacker_images, labels, epochs=2, device=torch.device("cpu"),
-                                progress=False)
+    surrogate = train_surrogate(attacker_images, labels, epochs=2, device=torch.device("cpu"), progress=False)
     assert not surrogate.training
     xt, yt = load_digits("test")
     seed_everything(0)
-    result = transfer_attack(surrogate, target, xt[:40], yt[:40], make_attack("pgd", steps=10),
-                             epsilons=[0.05, 0.3], device=torch.device("cpu"), progress=False)
+    result = transfer_attack(
+        surrogate,
+        target,
+        xt[:40],
+        yt[:40],
+        make_attack("pgd", steps=10),
+        epsilons=[0.05, 0.3],
+        device=torch.device("cpu"),
+        progress=False,
+    )
     assert result.surrogate_success[-1] > 0.9  # white-box on the surrogate
     assert result.transfer_rates[0] < result.transfer_rates[-1]
     assert result.transfer_rates[-1] > 0.3

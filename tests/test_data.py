@@ -53,7 +53,8 @@ def test_manifest_matches_every_shipped_file():
     root = datasets_dir()
     manifest = read_manifest()
     shipped = {
-        str(p.relative_to(root)) for p in root.rglob("*")
+        str(p.relative_to(root))
+        for p in root.rglob("*")
         if p.is_file() and p.name != "MANIFEST.sha256" and p.suffix not in (".md", ".lock")
     }
     assert shipped == set(manifest), "every data/model file is pinned, and nothing else"

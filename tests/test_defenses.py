@@ -49,8 +49,9 @@ def test_training_attacks_stay_in_the_ball_and_raise_the_loss(toy, attack):
 
 def test_pgd_is_stronger_than_its_random_start(toy):
     model, x, y = toy
-    start = linf_pgd(model, x, y, epsilon=0.1, steps=1, step_size=0.0,
-                     generator=torch.Generator().manual_seed(1))
+    start = linf_pgd(
+        model, x, y, epsilon=0.1, steps=1, step_size=0.0, generator=torch.Generator().manual_seed(1)
+    )
     pgd = linf_pgd(model, x, y, epsilon=0.1, steps=10, generator=torch.Generator().manual_seed(1))
     assert _loss(model, pgd, y) > _loss(model, start, y)
 
@@ -98,11 +99,24 @@ def test_adversarial_training_improves_robustness_on_a_toy_task():
         torch.manual_seed(0)
         model = DigitsCNN(channels=(4, 8), hidden=16)
         if name == "standard":
-            adversarial_train(model, x, y, perturb="fgsm", epsilon=0.0, epochs=4, batch_size=8, lr=3e-3,
-                              progress=False)
+            adversarial_train(
+                model, x, y, perturb="fgsm", epsilon=0.0, epochs=4, batch_size=8, lr=3e-3, progress=False
+            )
         else:
-            losses = adversarial_train(model, x, y, perturb=name, steps=3, epsilon=0.1, warmup_epochs=1,
-                                       clean_weight=0.2, epochs=4, batch_size=8, lr=3e-3, progress=False)
+            losses = adversarial_train(
+                model,
+                x,
+                y,
+                perturb=name,
+                steps=3,
+                epsilon=0.1,
+                warmup_epochs=1,
+                clean_weight=0.2,
+                epochs=4,
+                batch_size=8,
+                lr=3e-3,
+                progress=False,
+            )
             assert len(losses) == 4 and all(loss == loss for loss in losses)
         adv = linf_pgd(model, x, y, epsilon=0.1, steps=10, generator=torch.Generator().manual_seed(0))
         results[name] = (accuracy(model, x, y), accuracy(model, adv, y))
@@ -179,6 +193,7 @@ def test_sharpened_logits_keep_decisions_and_kill_the_gradient(toy):
     plain = x.clone().requires_grad_(True)
     out = model(plain)
     nn.functional.cross_entropy(out, out.argmax(1)).backward()
+
     def dead(grad):
         return (grad.abs().sum(dim=(1, 2, 3)) == 0).float().mean()
 

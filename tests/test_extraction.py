@@ -64,8 +64,9 @@ def test_a_surrogate_learns_the_target_from_its_answers(public):
     target = load_model("digits_cnn", device="cpu")
     probabilities = torch.softmax(predict_logits(target, queries), dim=1)
     soft = train_surrogate(queries, probabilities, epochs=6, progress=False, device=torch.device("cpu"))
-    hard = train_surrogate(queries, probabilities.argmax(dim=1), epochs=6, progress=False,
-                           device=torch.device("cpu"))
+    hard = train_surrogate(
+        queries, probabilities.argmax(dim=1), epochs=6, progress=False, device=torch.device("cpu")
+    )
     untrained = surrogate_model()
     assert not soft.training and not hard.training
     learnt = agreement(soft, target, queries), agreement(hard, target, queries)

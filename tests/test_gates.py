@@ -22,8 +22,10 @@ MALICIOUS_PICKLE = b"\x80\x04cposix\nsystem\nX\x0a\x00\x00\x00echo pwned\x85R."
 
 def test_requirement_validates_and_reads_as_a_sentence():
     req = RobustnessRequirement("SR-3", "digits_cnn", epsilon=0.3, min_accuracy=0.7)
-    assert req.text() == ("SR-3: digits_cnn keeps accuracy >= 70% under PGD-20 at L-inf epsilon 0.3 "
-                          "on the first 200 test digits.")
+    assert req.text() == (
+        "SR-3: digits_cnn keeps accuracy >= 70% under PGD-20 at L-inf epsilon 0.3 "
+        "on the first 200 test digits."
+    )
     with pytest.raises(ValueError, match="fraction"):
         RobustnessRequirement("bad", "digits_cnn", epsilon=0.3, min_accuracy=70)
     with pytest.raises(ValueError, match="epsilon >= 0"):
@@ -41,15 +43,18 @@ def test_requirement_result_passes_at_the_bar_and_fails_below():
 
 def test_evaluate_requirement_attacks_the_named_model():
     torch.manual_seed(0)
-    clean = evaluate_requirement(RobustnessRequirement("clean", "digits_cnn", epsilon=0.0, min_accuracy=0.9,
-                                                       steps=2, n=20))
-    attacked = evaluate_requirement(RobustnessRequirement("hard", "digits_cnn", epsilon=0.3,
-                                                          min_accuracy=0.5, steps=10, n=20))
+    clean = evaluate_requirement(
+        RobustnessRequirement("clean", "digits_cnn", epsilon=0.0, min_accuracy=0.9, steps=2, n=20)
+    )
+    attacked = evaluate_requirement(
+        RobustnessRequirement("hard", "digits_cnn", epsilon=0.3, min_accuracy=0.5, steps=10, n=20)
+    )
     assert clean.passed and clean.accuracy >= 0.9
     assert not attacked.passed and attacked.accuracy <= 0.2
     with pytest.raises(ValueError, match="holds 1000"):
-        evaluate_requirement(RobustnessRequirement("big", "digits_cnn", epsilon=0.1, min_accuracy=0.5,
-                                                   n=5000))
+        evaluate_requirement(
+            RobustnessRequirement("big", "digits_cnn", epsilon=0.1, min_accuracy=0.5, n=5000)
+        )
 
 
 def test_gate_file_writes_under_the_user_directory(tmp_path, monkeypatch):
@@ -62,10 +67,16 @@ def test_gate_file_writes_under_the_user_directory(tmp_path, monkeypatch):
 
 
 def test_run_pytest_reports_pass_fail_and_nothing_collected(tmp_path):
-    good = gate_file("good", "def test_a():\n    assert 1 + 1 == 2\n\ndef test_b():\n    pass\n",
-                     directory=tmp_path / "good")
-    bad = gate_file("bad", "def test_a():\n    assert 0.42 >= 0.7, 'SR-3 missed'\n\n"
-                           "def test_b():\n    pass\n", directory=tmp_path / "bad")
+    good = gate_file(
+        "good",
+        "def test_a():\n    assert 1 + 1 == 2\n\ndef test_b():\n    pass\n",
+        directory=tmp_path / "good",
+    )
+    bad = gate_file(
+        "bad",
+        "def test_a():\n    assert 0.42 >= 0.7, 'SR-3 missed'\n\ndef test_b():\n    pass\n",
+        directory=tmp_path / "bad",
+    )
     empty = gate_file("empty", "def check_a():\n    assert False\n", directory=tmp_path / "empty")
     passed, failed, nothing = run_pytest(good), run_pytest(bad), run_pytest(empty)
     assert isinstance(passed, GateRun)

@@ -46,7 +46,9 @@ def test_the_answer_key_grades_findings_without_holding_them():
     poisoned = incident.suspect_training_set().touched.tolist()
     assert incident.grade_records(poisoned) == (1.0, 1.0)
     half = poisoned[: len(poisoned) // 2]
-    precision, recall = incident.grade_records(half + [i for i in range(4000) if i not in poisoned][:len(half)])
+    precision, recall = incident.grade_records(
+        half + [i for i in range(4000) if i not in poisoned][: len(half)]
+    )
     assert precision == pytest.approx(0.5) and recall == pytest.approx(len(half) / len(poisoned))
     assert incident.grade_records([]) == (0.0, 0.0)
     text = (datasets_dir() / incident.ANSWER_KEY).read_text(encoding="utf-8")

@@ -95,8 +95,9 @@ def test_lab_runs_until_its_first_exercise(path):
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     first_stub = next(i for i in code if STUB in nb.cells[i].source)
     its_check = next(i for i in code if i > first_stub)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     with client.setup_kernel():
         for index in (i for i in code if i <= its_check):
             try:

@@ -34,13 +34,20 @@ def test_apply_patch_is_differentiable_in_the_patch():
 
 @pytest.mark.parametrize(
     ("rows", "cols", "patch_shape", "message"),
-    [([25], [0], (1, 4, 4), "must fit"), ([0, 1], [0], (1, 4, 4), "one position per image"),
-     ([0], [0], (1, 4, 3), "square patch")],
+    [
+        ([25], [0], (1, 4, 4), "must fit"),
+        ([0, 1], [0], (1, 4, 4), "one position per image"),
+        ([0], [0], (1, 4, 3), "square patch"),
+    ],
 )
 def test_apply_patch_refuses_bad_placements(rows, cols, patch_shape, message):
     with pytest.raises(ValueError, match=message):
-        apply_patch(torch.zeros(len(rows), 1, 28, 28), torch.rand(*patch_shape),
-                    torch.tensor(rows), torch.tensor(cols))
+        apply_patch(
+            torch.zeros(len(rows), 1, 28, 28),
+            torch.rand(*patch_shape),
+            torch.tensor(rows),
+            torch.tensor(cols),
+        )
 
 
 def test_random_positions_keep_the_patch_inside_and_cover_the_image():
@@ -73,13 +80,28 @@ def test_a_trained_patch_beats_a_random_one_and_leaves_the_model_alone():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x, _ = load_digits("train")
     xt, yt = load_digits("test")
-    result = train_patch(model, x[:1000], target=8, size=12, steps=40, batch_size=32, lr=0.1,
-                         device=torch.device("cpu"), progress=False)
+    result = train_patch(
+        model,
+        x[:1000],
+        target=8,
+        size=12,
+        steps=40,
+        batch_size=32,
+        lr=0.1,
+        device=torch.device("cpu"),
+        progress=False,
+    )
     assert result.patch.shape == (1, 12, 12) and result.target == 8 and len(result.losses) == 40
     assert float(result.patch.min()) >= 0 and float(result.patch.max()) <= 1
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.requires_grad and p.grad is None for p in model.parameters())
     trained = patch_success(model, xt[:200], yt[:200], result.patch, target=8, placements=2)
-    noise = patch_success(model, xt[:200], yt[:200], torch.rand(1, 12, 12,
-                          generator=torch.Generator().manual_seed(1)), target=8, placements=2)
+    noise = patch_success(
+        model,
+        xt[:200],
+        yt[:200],
+        torch.rand(1, 12, 12, generator=torch.Generator().manual_seed(1)),
+        target=8,
+        placements=2,
+    )
     assert trained > noise + 0.1, (trained, noise)

@@ -1,4 +1,7 @@
-"""Membership inference, DP training and model inversion (labkit.attacks.membership, .shadow, .inversion; labkit.defenses.privacy)."""
+"""Membership inference, DP training and model inversion.
+
+(labkit.attacks.membership, .shadow, .inversion; labkit.defenses.privacy)
+"""
 
 from __future__ import annotations
 
@@ -144,22 +147,31 @@ def test_nes_estimate_points_along_the_true_gradient_and_label_only_gives_none()
     probe = x.clone().requires_grad_(True)
     torch.log_softmax(model(probe), dim=1)[0, 1].backward()
     box = BlackBoxModel(model, policy="probabilities")
-    estimate, score = estimate_gradient(box, x, target, samples=200, sigma=0.01, resolution=4,
-                                        generator=torch.Generator().manual_seed(0))
+    estimate, score = estimate_gradient(
+        box, x, target, samples=200, sigma=0.01, resolution=4, generator=torch.Generator().manual_seed(0)
+    )
     cosine = nn.functional.cosine_similarity(estimate.flatten(), probe.grad.flatten(), dim=0)
     assert cosine > 0.8 and box.queries == 401
     assert score.item() == pytest.approx(torch.softmax(model(x), dim=1)[0, 1].item(), abs=1e-6)
     labels_only = BlackBoxModel(model, policy="label")
-    silent, _ = estimate_gradient(labels_only, x, target, samples=50, sigma=1e-3, resolution=4,
-                                  generator=torch.Generator().manual_seed(0))
+    silent, _ = estimate_gradient(
+        labels_only,
+        x,
+        target,
+        samples=50,
+        sigma=1e-3,
+        resolution=4,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert torch.count_nonzero(silent) == 0
 
 
 def test_invert_with_queries_counts_its_queries():
     model = _linear_digits_model()
     box = BlackBoxModel(model, policy="probabilities")
-    result = invert_with_queries(box, [0, 2], shape=(1, 4, 4), steps=5, samples=4, resolution=4,
-                                 start=0.5, tv_weight=0.0)
+    result = invert_with_queries(
+        box, [0, 2], shape=(1, 4, 4), steps=5, samples=4, resolution=4, start=0.5, tv_weight=0.0
+    )
     assert result.queries == box.queries == 2 * 5 * 9 + 2
     assert len(result.history) == len(result.gradient_norms) == 5
 

@@ -115,17 +115,24 @@ BAD_BODIES = {
     "wrong keys": (b'{"images": []}', 400, "bad_request"),
     "ragged": (json.dumps({"inputs": [[0.1, 0.2], [0.3]]}).encode(), 422, "invalid_input"),
     "wrong shape": (_body(np.zeros((2, 27, 27), np.float32)), 422, "invalid_input"),
-    "out of range": (_body(np.full((1, 28, 28), 3.0, np.float32)), 422,
-                     "invalid_input"),
+    "out of range": (_body(np.full((1, 28, 28), 3.0, np.float32)), 422, "invalid_input"),
     "NaN": (_body(np.full((1, 28, 28), np.nan, np.float32)), 422, "invalid_input"),
-    "batch too big": (_body(np.zeros((33, 28, 28), np.uint8)), 422,
-                      "invalid_input"),
-    "bad dtype": (json.dumps({"array": {"dtype": "int64", "shape": [1, 28, 28], "data": ""}}).encode(), 422,
-                  "invalid_input"),
-    "bytes do not fit shape": (json.dumps({"array": {"dtype": "uint8", "shape": [1, 28, 28],
-                                                     "data": "AAAA"}}).encode(), 422, "invalid_input"),
-    "bad base64": (json.dumps({"array": {"dtype": "uint8", "shape": [1], "data": "!!"}}).encode(), 400,
-                   "bad_request"),
+    "batch too big": (_body(np.zeros((33, 28, 28), np.uint8)), 422, "invalid_input"),
+    "bad dtype": (
+        json.dumps({"array": {"dtype": "int64", "shape": [1, 28, 28], "data": ""}}).encode(),
+        422,
+        "invalid_input",
+    ),
+    "bytes do not fit shape": (
+        json.dumps({"array": {"dtype": "uint8", "shape": [1, 28, 28], "data": "AAAA"}}).encode(),
+        422,
+        "invalid_input",
+    ),
+    "bad base64": (
+        json.dumps({"array": {"dtype": "uint8", "shape": [1], "data": "!!"}}).encode(),
+        400,
+        "bad_request",
+    ),
 }
 
 
@@ -160,8 +167,9 @@ def test_oversized_body_missing_key_and_unknown_paths_are_refused(service, digit
 
 def test_rate_limit_and_budget_answer_429_per_client(tmp_path, digits):
     x, _ = digits
-    with serve("digits_cnn", api_keys=KEYS, rate_limit=3, budget=10, log_path=tmp_path / "a.jsonl",
-               policy="label") as running:
+    with serve(
+        "digits_cnn", api_keys=KEYS, rate_limit=3, budget=10, log_path=tmp_path / "a.jsonl", policy="label"
+    ) as running:
         alice = running.client("key-a")
         with pytest.raises(RateLimited) as info:
             for _ in range(6):
@@ -185,8 +193,9 @@ def test_any_module_with_an_input_shape_can_be_served(tmp_path):
     with pytest.raises(ValueError, match="input_shape"):
         with serve(load_model("clinic_mlp"), log_path=tmp_path / "x.jsonl"):
             pass
-    with serve(load_model("clinic_mlp"), input_shape=(30,), policy="top-k", top_k=1,
-               log_path=tmp_path / "c.jsonl") as running:
+    with serve(
+        load_model("clinic_mlp"), input_shape=(30,), policy="top-k", top_k=1, log_path=tmp_path / "c.jsonl"
+    ) as running:
         port = int(running.url.rsplit(":", 1)[1])
         prediction = running.client().predict(x, batch_size=100)
         assert (prediction.labels == y).float().mean() > 0.85
@@ -240,8 +249,11 @@ while True:
 
 def test_the_log_survives_a_crash_mid_run(tmp_path):
     path = tmp_path / "crash.jsonl"
-    process = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE,
-                               env={**os.environ, "GIT_PYTHON_REFRESH": "quiet"})
+    process = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "GIT_PYTHON_REFRESH": "quiet"},
+    )
     try:
         assert process.stdout.readline().strip() == b"ready"
         time.sleep(0.2)

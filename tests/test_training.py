@@ -16,8 +16,10 @@ def test_shuffled_batches_match_dataloader_and_its_generator_use(n, batch_size):
     loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=g_loader)
     for _ in range(3):  # epochs, with augmentation drawing from the same generator in between
         theirs = [(random_shift(xb, g_loader), yb) for xb, yb in loader]
-        ours = [(random_shift(xb, g_ours), yb) for xb, yb in
-                shuffled_batches(x, y, batch_size=batch_size, generator=g_ours)]
+        ours = [
+            (random_shift(xb, g_ours), yb)
+            for xb, yb in shuffled_batches(x, y, batch_size=batch_size, generator=g_ours)
+        ]
         assert len(theirs) == len(ours)
         for (xa, ya), (xb, yb) in zip(theirs, ours, strict=True):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)

@@ -82,8 +82,21 @@ def test_validation_error_is_a_value_error():
 
 # --- fuzzing: whatever arrives, the answer is a clean batch or an InputValidationError ----------
 
-_shapes = st.sampled_from([(28, 28), (1, 28, 28), (2, 28, 28), (2, 1, 28, 28), (0, 28, 28), (28,),
-                           (2, 2, 28, 28), (1, 28, 27), (), (3, 1, 1, 28, 28), (MAX_BATCH + 1, 28, 28)])
+_shapes = st.sampled_from(
+    [
+        (28, 28),
+        (1, 28, 28),
+        (2, 28, 28),
+        (2, 1, 28, 28),
+        (0, 28, 28),
+        (28,),
+        (2, 2, 28, 28),
+        (1, 28, 27),
+        (),
+        (3, 1, 1, 28, 28),
+        (MAX_BATCH + 1, 28, 28),
+    ]
+)
 _dtypes = st.sampled_from([np.float16, np.float32, np.float64, np.uint8, np.int32, np.int64, np.bool_])
 _arrays = st.tuples(_dtypes, _shapes).flatmap(
     lambda pair: hnp.arrays(pair[0], pair[1], elements=hnp.from_dtype(np.dtype(pair[0])))

@@ -110,7 +110,9 @@ def test_explorer_widget_follows_its_controls(model, digits):
 
 
 def test_importing_widgets_imports_no_ui_or_attack_library():
-    code = ("import sys, labkit.widgets\n"
-            "for name in ('ipywidgets', 'matplotlib.pyplot', 'foolbox'):\n"
-            "    assert name not in sys.modules, name\n")
+    code = (
+        "import sys, labkit.widgets\n"
+        "for name in ('ipywidgets', 'matplotlib.pyplot', 'foolbox'):\n"
+        "    assert name not in sys.modules, name\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -28,8 +28,15 @@ def test_clinic_mlp_is_a_useful_model():
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_model_cards_record_provenance(name):
     card = model_card(name)
-    for key in ("architecture", "config", "data_sha256", "seed", "test_accuracy", "command",
-                "weights_sha256"):
+    for key in (
+        "architecture",
+        "config",
+        "data_sha256",
+        "seed",
+        "test_accuracy",
+        "command",
+        "weights_sha256",
+    ):
         assert key in card, key
     assert card["command"] == f"labkit zoo train {name}"
 

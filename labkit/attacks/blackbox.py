@@ -51,7 +51,12 @@ class BlackBoxModel(nn.Module):
     reachable through it (`parameters()` is empty)."""
 
     def __init__(
-        self, model: nn.Module, *, budget: int | None = None, policy: str = "label", top_k: int = 3,
+        self,
+        model: nn.Module,
+        *,
+        budget: int | None = None,
+        policy: str = "label",
+        top_k: int = 3,
         decimals: int = 2,
     ) -> None:
         super().__init__()
@@ -186,8 +191,10 @@ class BudgetCurve:
     def table(self) -> str:
         """A markdown table of budget against success rate and median L2."""
         rows = [f"| queries per image | success (L2 <= {self.epsilon:g}) | median L2 |", "|---|---|---|"]
-        rows += [f"| {b} | {s:.0%} | {m:.2f} |"
-                 for b, s, m in zip(self.budgets, self.success_rates, self.median_l2, strict=True)]
+        rows += [
+            f"| {b} | {s:.0%} | {m:.2f} |"
+            for b, s, m in zip(self.budgets, self.success_rates, self.median_l2, strict=True)
+        ]
         return "\n".join(rows)
 
     def plot(self, axes: Sequence[Any] | None = None, *, label: str | None = None) -> Sequence[Any]:
@@ -264,6 +271,12 @@ def budget_curve(
         best = history[min(budget, len(history)) - 1]
         successes.append(float((best <= epsilon).float().mean()))
         medians.append(float(best.median()))
-    curve = BudgetCurve(type(attack).__name__, tuple(int(b) for b in budgets), tuple(successes),
-                        tuple(medians), float(epsilon), box.queries)
+    curve = BudgetCurve(
+        type(attack).__name__,
+        tuple(int(b) for b in budgets),
+        tuple(successes),
+        tuple(medians),
+        float(epsilon),
+        box.queries,
+    )
     return curve, log.best_inputs

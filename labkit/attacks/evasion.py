@@ -45,9 +45,15 @@ def _factories() -> dict[str, Callable[..., Any]]:
         "l2pgd": lambda *, steps=40, rel_stepsize=None, random_start=True, **kw: fa.L2PGD(
             steps=steps, rel_stepsize=rel_stepsize or 2.5 / steps, random_start=random_start, **kw
         ),
-        "cw": lambda *, steps=100, binary_search_steps=5, initial_const=1.0, stepsize=0.05, **kw:
-            fa.L2CarliniWagnerAttack(steps=steps, binary_search_steps=binary_search_steps,
-                                     initial_const=initial_const, stepsize=stepsize, **kw),
+        "cw": lambda *, steps=100, binary_search_steps=5, initial_const=1.0, stepsize=0.05, **kw: (
+            fa.L2CarliniWagnerAttack(
+                steps=steps,
+                binary_search_steps=binary_search_steps,
+                initial_const=initial_const,
+                stepsize=stepsize,
+                **kw,
+            )
+        ),
         "deepfool": lambda *, steps=50, **kw: fa.LinfDeepFoolAttack(steps=steps, **kw),
         "l2deepfool": lambda *, steps=50, **kw: fa.L2DeepFoolAttack(steps=steps, **kw),
         "boundary": lambda *, steps=1000, **kw: fa.BoundaryAttack(steps=steps, **kw),
@@ -107,8 +113,9 @@ def _monotone(best: list[torch.Tensor], broken: torch.Tensor, epsilons: Sequence
     order = sorted(range(len(epsilons)), key=lambda i: float(epsilons[i]))
     for smaller, larger in zip(order[:-1], order[1:], strict=True):
         carry = broken[smaller] & ~broken[larger]
-        best[larger] = torch.where(carry.view(-1, *[1] * (best[larger].ndim - 1)), best[smaller],
-                                   best[larger])
+        best[larger] = torch.where(
+            carry.view(-1, *[1] * (best[larger].ndim - 1)), best[smaller], best[larger]
+        )
         broken[larger] |= broken[smaller]
 
 
@@ -199,8 +206,10 @@ def run_attack(
             best, broken = clipped, success.detach()
         else:
             new = success & ~broken
-            best = [torch.where(new[i].view(-1, *[1] * (adv.ndim - 1)), adv, old)
-                    for i, (adv, old) in enumerate(zip(clipped, best, strict=True))]
+            best = [
+                torch.where(new[i].view(-1, *[1] * (adv.ndim - 1)), adv, old)
+                for i, (adv, old) in enumerate(zip(clipped, best, strict=True))
+            ]
             broken = broken | success
         if restart == restarts - 1:
             if epsilons is not None and len(epsilons) > 1:

@@ -40,9 +40,18 @@ def public_digits(*, size: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
     return canvas, torch.from_numpy(bunch.target.astype(np.int64))
 
 
-def augment_queries(seeds: torch.Tensor, n: int, *, seed: int = 0, shift: float = 0.1,
-                    rotate: float = 15.0, scale: float = 0.1, squeeze: float = 0.5, thin: float = 0.5,
-                    noise: float = 0.03) -> torch.Tensor:
+def augment_queries(
+    seeds: torch.Tensor,
+    n: int,
+    *,
+    seed: int = 0,
+    shift: float = 0.1,
+    rotate: float = 15.0,
+    scale: float = 0.1,
+    squeeze: float = 0.5,
+    thin: float = 0.5,
+    noise: float = 0.03,
+) -> torch.Tensor:
     """n synthetic queries around `seeds`, cycling through them: random rotation (degrees), scaling,
     horizontal squeeze (width x 1 - up to `squeeze`), shift (fraction of the image), stroke thinning
     (raise the ink threshold by up to `thin`) and pixel noise. Cheap data the attacker makes up."""
@@ -59,8 +68,13 @@ def augment_queries(seeds: torch.Tensor, n: int, *, seed: int = 0, shift: float 
     width = zoom * (1 - torch.rand(n, generator=generator) * squeeze)
     move = uniform(n, 2) * shift * 2  # grid units span 2
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([cos / width, -sin / width, move[:, 0]], 1),
-                         torch.stack([sin / zoom, cos / zoom, move[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos / width, -sin / width, move[:, 0]], 1),
+            torch.stack([sin / zoom, cos / zoom, move[:, 1]], 1),
+        ],
+        1,
+    )
     grid = nn.functional.affine_grid(theta, list(base.shape), align_corners=False)
     warped = nn.functional.grid_sample(base, grid, align_corners=False, padding_mode="zeros")
     low = (torch.rand(n, generator=generator) * thin).view(-1, 1, 1, 1)

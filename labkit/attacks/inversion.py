@@ -115,8 +115,9 @@ def estimate_gradient(
     gradient estimates and the released score of each class at x (one more query per image)."""
     k, shape = len(x), x.shape[1:]
     noise = torch.randn(k, samples, shape[0], resolution, resolution, generator=generator)
-    up = nn.functional.interpolate(noise.flatten(0, 1), size=tuple(shape[1:]), mode="bilinear",
-                                   align_corners=False).view(k, samples, *shape)
+    up = nn.functional.interpolate(
+        noise.flatten(0, 1), size=tuple(shape[1:]), mode="bilinear", align_corners=False
+    ).view(k, samples, *shape)
     probes = torch.cat([x[:, None] + sigma * up, x[:, None] - sigma * up, x[:, None]], dim=1)
     probes = probes.clamp(0, 1).flatten(0, 1)
     answers = torch.cat([query(probes[i : i + max_batch]) for i in range(0, len(probes), max_batch)])
@@ -157,9 +158,16 @@ def invert_with_queries(
     norms: list[float] = []
     queries = 0
     for _ in tqdm(range(steps), desc="inverting via queries", disable=not progress, leave=False):
-        gradient, score = estimate_gradient(query, x.detach(), targets, samples=samples, sigma=sigma,
-                                            resolution=resolution, generator=generator,
-                                            max_batch=max_batch)
+        gradient, score = estimate_gradient(
+            query,
+            x.detach(),
+            targets,
+            samples=samples,
+            sigma=sigma,
+            resolution=resolution,
+            generator=generator,
+            max_batch=max_batch,
+        )
         queries += len(targets) * (2 * samples + 1)
         history.append(float(score.mean()))
         norms.append(float(gradient.flatten(1).norm(dim=1).mean()))

@@ -20,8 +20,7 @@ from torch import nn
 def _check_pair(logits: torch.Tensor, labels: torch.Tensor) -> None:
     if logits.ndim != 2 or labels.ndim != 1 or len(logits) != len(labels):
         raise ValueError(
-            f"expected logits N x C and labels N, got shapes {tuple(logits.shape)} and "
-            f"{tuple(labels.shape)}."
+            f"expected logits N x C and labels N, got shapes {tuple(logits.shape)} and {tuple(labels.shape)}."
         )
 
 
@@ -92,8 +91,11 @@ class MembershipResult:
         if ax is None:
             _, ax = plt.subplots(figsize=(4.5, 4))
         floor = 1.0 / max(self.nonmembers, 1) / 2
-        ax.plot(np.maximum(self.fpr, floor), np.maximum(self.tpr, floor),
-                label=f"{self.name} (AUC {self.auc:.2f})")
+        ax.plot(
+            np.maximum(self.fpr, floor),
+            np.maximum(self.tpr, floor),
+            label=f"{self.name} (AUC {self.auc:.2f})",
+        )
         ax.plot([floor, 1], [floor, 1], "k:", lw=1)
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -105,11 +107,19 @@ class MembershipResult:
 
 
 def evaluate_membership(
-    member_scores: Any, nonmember_scores: Any, *, name: str = "attack"  # noqa: ANN401
+    member_scores: Any,
+    nonmember_scores: Any,
+    *,
+    name: str = "attack",  # noqa: ANN401
 ) -> MembershipResult:
     """ROC curve, AUC and TPR at 1% FPR of an attack's scores (sklearn.metrics underneath)."""
     fpr, tpr, auc = _roc(member_scores, nonmember_scores)
     return MembershipResult(
-        name=name, auc=auc, tpr_at_1pct_fpr=float(tpr[fpr <= 0.01 + 1e-12].max()), fpr=fpr, tpr=tpr,
-        members=len(_as_numpy(member_scores)), nonmembers=len(_as_numpy(nonmember_scores)),
+        name=name,
+        auc=auc,
+        tpr_at_1pct_fpr=float(tpr[fpr <= 0.01 + 1e-12].max()),
+        fpr=fpr,
+        tpr=tpr,
+        members=len(_as_numpy(member_scores)),
+        nonmembers=len(_as_numpy(nonmember_scores)),
     )

@@ -98,8 +98,9 @@ def train_patch(
     try:
         for _ in tqdm(range(steps), desc="patch", disable=not progress, leave=False):
             pick = torch.randint(0, len(x), (batch_size,), generator=generator)
-            rows, cols = random_positions(batch_size, patch_size=size, image_size=x.shape[-1],
-                                          generator=generator)
+            rows, cols = random_positions(
+                batch_size, patch_size=size, image_size=x.shape[-1], generator=generator
+            )
             patched = apply_patch(x[pick].to(device), torch.sigmoid(raw), rows, cols)
             loss = nn.functional.cross_entropy(model(patched), goal)
             optimiser.zero_grad()
@@ -135,11 +136,13 @@ def patch_success(
     generator = torch.Generator().manual_seed(seed)
     hits, total = 0, 0
     for _ in range(placements):
-        rows, cols = random_positions(len(x), patch_size=patch.shape[-1], image_size=x.shape[-1],
-                                      generator=generator)
+        rows, cols = random_positions(
+            len(x), patch_size=patch.shape[-1], image_size=x.shape[-1], generator=generator
+        )
         patched = apply_patch(x, patch.cpu(), rows, cols)
-        predictions = torch.cat([model(patched[i : i + 512].to(device)).argmax(dim=1).cpu()
-                                 for i in range(0, len(patched), 512)])
+        predictions = torch.cat(
+            [model(patched[i : i + 512].to(device)).argmax(dim=1).cpu() for i in range(0, len(patched), 512)]
+        )
         hits += int((predictions == target).sum())
         total += len(x)
     return hits / total

@@ -1,37 +1,122 @@
-"""The projected-gradient loop: one implementation behind FGSM with a random start, PGD and
-adversarial training, with hooks for the loss, the step and the projection.
+"""The projected-gradient loop: one implementation behind FGSM with a random start, PGD (L-inf and
+L2) and adversarial training, with hooks for the loss, the step direction and the projection.
 
-Threat model: white-box (weights and gradients known), perturbation within an L-inf (or L2) ball of
-radius epsilon around an input in [0, 1].
+Threat model: white-box (weights and gradients known); the perturbation stays within an L-inf or
+L2 ball of radius epsilon around the input, and the result within the [0, 1] pixel box.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
 from torch import nn
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, labels) -> scalar to ascend
+StepFn = Callable[[torch.Tensor], torch.Tensor]  # gradient -> step direction
+ProjectFn = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]  # (adv, x0, epsilon) -> adv
+NORMS = ("linf", "l2")
 
 
 class Perturb(Protocol):
     """An attack used inside training: (model, x, y, epsilon, generator) -> adversarial x."""
 
     def __call__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epsilon: float,
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        epsilon: float,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor: ...
 
 
-def _uniform(like: torch.Tensor, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
-    noise = torch.rand(like.shape, generator=generator, dtype=like.dtype)  # CPU generator, then move
-    return (low + (high - low) * noise).to(like.device)
+def _summed_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(logits, y, reduction="sum")
 
 
-def _loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (t.ndim - 1))
+
+
+def sign_step(gradient: torch.Tensor) -> torch.Tensor:
+    """Steepest ascent under the L-inf norm: the sign of the gradient."""
+    return gradient.sign()
+
+
+def l2_step(gradient: torch.Tensor) -> torch.Tensor:
+    """Steepest ascent under the L2 norm: the gradient scaled to unit length per sample."""
+    return gradient / _per_sample_norm(gradient)
+
+
+def project_linf(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """Back into the L-inf ball of radius epsilon around x0, then into [0, 1]."""
+    return (x0 + (adv - x0).clamp(-epsilon, epsilon)).clamp(0.0, 1.0)
+
+
+def project_l2(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """Back into the L2 ball of radius epsilon around x0, then into [0, 1]."""
+    delta = adv - x0
+    delta = delta * (epsilon / _per_sample_norm(delta)).clamp(max=1.0)
+    return (x0 + delta).clamp(0.0, 1.0)
+
+
+def _random_start(
+    x0: torch.Tensor, epsilon: float, norm: str, generator: torch.Generator | None
+) -> torch.Tensor:
+    device = generator.device if generator is not None else x0.device
+    noise = torch.rand(x0.shape, generator=generator, dtype=x0.dtype, device=device).to(x0.device)
+    noise = 2 * epsilon * noise - epsilon
+    return noise if norm == "linf" else project_l2(x0 + noise, x0, epsilon) - x0
+
+
+def loss_gradient(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss: LossFn | None = None
+) -> torch.Tensor:
+    """The gradient of `loss(model(x), y)` (default: summed cross-entropy) with respect to x only."""
     x = x.detach().requires_grad_(True)
-    loss = nn.functional.cross_entropy(model(x), y, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x)
-    return grad
+    value = (loss or _summed_cross_entropy)(model(x), y)
+    (gradient,) = torch.autograd.grad(value, x)
+    return gradient
+
+
+def projected_gradient(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epsilon: float,
+    steps: int = 10,
+    step_size: float | None = None,
+    random_start: bool = True,
+    norm: str = "linf",
+    loss: LossFn | None = None,
+    step: StepFn | None = None,
+    project: ProjectFn | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Projected gradient ascent on `loss` (Madry et al.): from x (or a random point in the ball),
+    take `steps` steps of `step_size` (default 2.5 * epsilon / steps) along `step(gradient)` and
+    `project` back into the ball and [0, 1] after each. `norm` picks the default step and projection
+    ("linf": sign and clamp; "l2": unit gradient and rescale); the hooks replace them. The model is
+    used as given (put it in eval mode first); everything stays on x's device."""
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {', '.join(NORMS)}, not {norm!r}.")
+    if epsilon < 0 or steps < 1:
+        raise ValueError(f"need epsilon >= 0 and steps >= 1, got epsilon={epsilon}, steps={steps}.")
+    if step_size is not None and step_size < 0:
+        raise ValueError(f"step_size must be >= 0 (or None for 2.5 * epsilon / steps), not {step_size}.")
+    size = step_size if step_size is not None else 2.5 * epsilon / steps
+    direction = step or (sign_step if norm == "linf" else l2_step)
+    back = project or (project_linf if norm == "linf" else project_l2)
+    x0 = x.detach()
+    adv = x0 + _random_start(x0, epsilon, norm, generator) if random_start else x0.clone()
+    adv = adv.clamp(0.0, 1.0)
+    for _ in range(steps):
+        adv = back(adv + size * direction(loss_gradient(model, adv, y, loss=loss)), x0, epsilon)
+    return adv.detach()
 
 
 def linf_pgd(
@@ -45,20 +130,20 @@ def linf_pgd(
     random_start: bool = True,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Hand-written L-inf PGD on the cross-entropy (Madry et al.); white-box, |delta|_inf <= epsilon.
+    """L-inf PGD on the cross-entropy (Madry et al.); white-box, |delta|_inf <= epsilon.
 
     Step size defaults to 2.5 * epsilon / steps, as in labkit.attacks.evasion's foolbox PGD.
     """
-    if epsilon < 0 or steps < 1:
-        raise ValueError(f"need epsilon >= 0 and steps >= 1, got epsilon={epsilon}, steps={steps}.")
-    step = step_size if step_size is not None else 2.5 * epsilon / steps
-    x0 = x.detach()
-    adv = x0 + _uniform(x0, -epsilon, epsilon, generator) if random_start else x0.clone()
-    adv = adv.clamp(0.0, 1.0)
-    for _ in range(steps):
-        adv = adv + step * _loss_gradient(model, adv, y).sign()
-        adv = (x0 + (adv - x0).clamp(-epsilon, epsilon)).clamp(0.0, 1.0)
-    return adv.detach()
+    return projected_gradient(
+        model,
+        x,
+        y,
+        epsilon=epsilon,
+        steps=steps,
+        step_size=step_size,
+        random_start=random_start,
+        generator=generator,
+    )
 
 
 def fgsm_random_start(
@@ -77,7 +162,6 @@ def fgsm_random_start(
     alpha = 1.25 * epsilon if alpha is None else alpha
     if epsilon < 0 or alpha < 0:
         raise ValueError(f"need epsilon >= 0 and alpha >= 0, got epsilon={epsilon}, alpha={alpha}.")
-    x0 = x.detach()
-    start = (x0 + _uniform(x0, -epsilon, epsilon, generator)).clamp(0.0, 1.0)
-    adv = start + alpha * _loss_gradient(model, start, y).sign()
-    return (x0 + (adv - x0).clamp(-epsilon, epsilon)).clamp(0.0, 1.0).detach()
+    return projected_gradient(
+        model, x, y, epsilon=epsilon, steps=1, step_size=alpha, random_start=True, generator=generator
+    )

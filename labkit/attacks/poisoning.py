@@ -188,6 +188,8 @@ def targeted_poison(
     labels = torch.full((copies,), int(target), dtype=y.dtype, device=y.device)
     touched = torch.arange(len(x), len(x) + copies)
     return PoisonedDataset(
-        x=torch.cat([x, poison]), y=torch.cat([y, labels]), touched=touched,
+        x=torch.cat([x, poison]),
+        y=torch.cat([y, labels]),
+        touched=touched,
         description=f"{copies} jittered copies of a victim image labelled {target}",
     )

@@ -37,8 +37,9 @@ class RobustnessCurve:
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3.5))
         ax.plot(self.epsilons, self.accuracies, marker="o", label=label or self.attack)
-        ax.set_xlabel("epsilon (L-inf, fraction of pixel range)" if "2" not in self.attack
-                      else "epsilon (L2)")
+        ax.set_xlabel(
+            "epsilon (L-inf, fraction of pixel range)" if "2" not in self.attack else "epsilon (L2)"
+        )
         ax.set_ylabel("accuracy under attack")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
@@ -61,8 +62,17 @@ def robustness_curve(
     """Accuracy of `model` on (x, y) under `attack` at each epsilon; a sample counts as robust only
     if it is classified correctly and the attack fails (in every one of `restarts` runs)."""
     attack = resolve_attack(attack)
-    _, success = run_attack(model, x, y, attack, epsilons=epsilons, batch_size=batch_size,
-                            device=device, progress=progress, restarts=restarts)
+    _, success = run_attack(
+        model,
+        x,
+        y,
+        attack,
+        epsilons=epsilons,
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+        restarts=restarts,
+    )
     accuracies = tuple(1.0 - float(rate) for rate in success.float().mean(dim=1))
     return RobustnessCurve(type(attack).__name__, tuple(float(e) for e in epsilons), accuracies)
 
@@ -80,8 +90,17 @@ def robust_accuracy(
     restarts: int = 1,
 ) -> float:
     """Accuracy under `attack` at one epsilon (foolbox counts misclassified clean inputs as successes)."""
-    curve = robustness_curve(model, x, y, attack, epsilons=[epsilon], batch_size=batch_size,
-                             device=device, progress=progress, restarts=restarts)
+    curve = robustness_curve(
+        model,
+        x,
+        y,
+        attack,
+        epsilons=[epsilon],
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+        restarts=restarts,
+    )
     return curve.accuracies[0]
 
 
@@ -104,8 +123,16 @@ def adversarial_examples(
     restarts: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Adversarial inputs for one epsilon (None for minimal attacks) and whether each one succeeded."""
-    (adv,), success = run_attack(model, x, y, attack, epsilons=None if epsilon is None else [epsilon],
-                                 device=device, progress=False, restarts=restarts)
+    (adv,), success = run_attack(
+        model,
+        x,
+        y,
+        attack,
+        epsilons=None if epsilon is None else [epsilon],
+        device=device,
+        progress=False,
+        restarts=restarts,
+    )
     return adv, success[0]
 
 
@@ -131,8 +158,9 @@ class PerturbationStats:
 @torch.no_grad()
 def _predictions(model: nn.Module, x: torch.Tensor, *, batch_size: int, device: torch.device) -> torch.Tensor:
     model.eval()
-    return torch.cat([model(x[i : i + batch_size].to(device)).argmax(dim=1).cpu()
-                      for i in range(0, len(x), batch_size)])
+    return torch.cat(
+        [model(x[i : i + batch_size].to(device)).argmax(dim=1).cpu() for i in range(0, len(x), batch_size)]
+    )
 
 
 def minimal_perturbations(
@@ -158,8 +186,9 @@ def minimal_perturbations(
     if not correct.any():
         raise ValueError("the model misclassifies every input given: nothing left to attack.")
     xc, yc = x[correct], y[correct]
-    (adv,), success = run_attack(model, xc, yc, attack, epsilons=None, batch_size=batch_size,
-                                 device=device, progress=progress)
+    (adv,), success = run_attack(
+        model, xc, yc, attack, epsilons=None, batch_size=batch_size, device=device, progress=progress
+    )
     norms = perturbation_norms(xc, adv, norm=norm)
     ok = success[0]
     found = norms[ok]

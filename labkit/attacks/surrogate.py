@@ -55,14 +55,31 @@ def train_surrogate(
     criterion: Loss = (loss or soft_cross_entropy) if soft else nn.functional.cross_entropy
     torch.manual_seed(seed)  # the surrogate's initial weights are part of the attacker's recipe
     net = model if model is not None else surrogate_model()
-    train_model(net, x, targets if soft else targets.long(), loss=criterion, epochs=epochs,
-                batch_size=batch_size, lr=lr, seed=seed, augment=augment, device=device,
-                progress=progress, desc="surrogate")
+    train_model(
+        net,
+        x,
+        targets if soft else targets.long(),
+        loss=criterion,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        augment=augment,
+        device=device,
+        progress=progress,
+        desc="surrogate",
+    )
     return net.eval()
 
 
 @torch.no_grad()
 def agreement(a: nn.Module, b: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> float:
     """Fraction of inputs on which two models predict the same label (the surrogate's fidelity)."""
-    return float((predict_logits(a, x, batch_size=batch_size).argmax(1)
-                  == predict_logits(b, x, batch_size=batch_size).argmax(1)).float().mean())
+    return float(
+        (
+            predict_logits(a, x, batch_size=batch_size).argmax(1)
+            == predict_logits(b, x, batch_size=batch_size).argmax(1)
+        )
+        .float()
+        .mean()
+    )

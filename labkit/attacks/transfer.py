@@ -50,8 +50,10 @@ class TransferResult:
     def table(self) -> str:
         """A markdown table of epsilon against success on the surrogate and on the target."""
         rows = ["| epsilon | success on surrogate (white-box) | transfer rate to target |", "|---|---|---|"]
-        rows += [f"| {e:g} | {s:.0%} | {t:.0%} |"
-                 for e, s, t in zip(self.epsilons, self.surrogate_success, self.transfer_rates, strict=True)]
+        rows += [
+            f"| {e:g} | {s:.0%} | {t:.0%} |"
+            for e, s, t in zip(self.epsilons, self.surrogate_success, self.transfer_rates, strict=True)
+        ]
         return "\n".join(rows)
 
 
@@ -79,5 +81,6 @@ def transfer_attack(
     x, y = x.cpu(), y.cpu()
     surrogate_success = tuple(_fooled_fraction(surrogate, x, adv, y) for adv in advs)
     rates = tuple(_fooled_fraction(target, x, adv, y) for adv in advs)
-    return TransferResult(type(attack).__name__, tuple(float(e) for e in epsilons), surrogate_success,
-                          rates, tuple(advs))
+    return TransferResult(
+        type(attack).__name__, tuple(float(e) for e in epsilons), surrogate_success, rates, tuple(advs)
+    )

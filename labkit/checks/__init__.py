@@ -24,7 +24,9 @@ from labkit.course.progress import report
 
 
 def progress_report(path: Path | None = None) -> dict[str, Any]:
-    """This learner's completion report over every registered exercise (print it with `labkit.course.progress.format_report`)."""
+    """This learner's completion report over every registered exercise.
+
+    Print it with `labkit.course.progress.format_report`."""
     return report(EXERCISES, path=path)
 
 

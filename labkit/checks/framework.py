@@ -83,14 +83,18 @@ def run_check(exercise_id: str, answer: Any) -> CheckResult:
         return CheckResult(exercise_id, True, "passed", message)
     except NotImplementedError:
         return CheckResult(
-            exercise_id, False, "not implemented",
+            exercise_id,
+            False,
+            "not implemented",
             "not implemented yet: replace `raise NotImplementedError()` with your code.",
         )
     except CheckFailed as failure:
         return CheckResult(exercise_id, False, "failed", str(failure))
     except Exception as error:  # noqa: BLE001 - learner code may raise anything
         return CheckResult(
-            exercise_id, False, "error",
+            exercise_id,
+            False,
+            "error",
             f"your code raised {type(error).__name__}: {error}{_where_in_learner_code(error)}",
         )
 

@@ -125,8 +125,9 @@ def _readout_model() -> Any:
     return Readout().eval()
 
 
-def _case(n_right: int, n_flipped: int, n_wrong: int, n_wrong_adv_same: int, n_wrong_adv_fixed: int,
-          seed: int) -> tuple[Any, Any, Any, float]:
+def _case(
+    n_right: int, n_flipped: int, n_wrong: int, n_wrong_adv_same: int, n_wrong_adv_fixed: int, seed: int
+) -> tuple[Any, Any, Any, float]:
     """Images whose clean / adversarial predictions are set exactly; returns x, x_adv, y, rate."""
     import torch
 
@@ -185,11 +186,14 @@ def _check_transfer_rate(transfer_rate: Any) -> str:
             n = len(y)
             clean_ok = int(args[0])
             if abs(out - 1 + expected) < 1e-6:
-                raise CheckFailed("it returned the fraction the target still gets right, not the "
-                                  "fraction it gets wrong.")
+                raise CheckFailed(
+                    "it returned the fraction the target still gets right, not the fraction it gets wrong."
+                )
             if abs(out - args[1] / n) < 1e-6:
-                raise CheckFailed(f"it divided by all {n} images; divide by the {clean_ok} the target "
-                                  f"classified correctly when clean.")
+                raise CheckFailed(
+                    f"it divided by all {n} images; divide by the {clean_ok} the target "
+                    f"classified correctly when clean."
+                )
             raise CheckFailed(
                 f"wrong rate on a hidden batch of {n} images ({n - clean_ok} already misclassified when "
                 f"clean): count only images the target got right before the attack, and compare with "

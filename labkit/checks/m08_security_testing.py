@@ -49,18 +49,32 @@ def _check_gate(render: Any) -> str:
 
     n, steps = 24, 10
     cases = [
-        (RobustnessRequirement("H1", "digits_cnn", epsilon=0.3, min_accuracy=0.5, steps=steps, n=n), False,
-         "passed the standard cheque reader at epsilon 0.3, where PGD breaks nearly every digit: does "
-         "it measure accuracy under the attack, not clean accuracy?"),
-        (RobustnessRequirement("H2", "digits_cnn_robust", epsilon=0.3, min_accuracy=0.5, steps=steps, n=n),
-         True, "failed the adversarially trained model on a requirement it meets: check the model name "
-         "and the direction of the comparison (accuracy >= min_accuracy)."),
-        (RobustnessRequirement("H3", "digits_cnn", epsilon=0.02, min_accuracy=0.8, steps=steps, n=n), True,
-         "failed the standard model at a tiny epsilon (0.02), which it survives: use the requirement's "
-         "epsilon, not a fixed one."),
-        (RobustnessRequirement("H4", "digits_cnn_robust", epsilon=0.3, min_accuracy=0.98, steps=steps, n=n),
-         False, "passed the robust model against a 98% bar it does not reach: compare the accuracy under "
-         "attack with the requirement's min_accuracy (not the attack success rate, not a fixed bar)."),
+        (
+            RobustnessRequirement("H1", "digits_cnn", epsilon=0.3, min_accuracy=0.5, steps=steps, n=n),
+            False,
+            "passed the standard cheque reader at epsilon 0.3, where PGD breaks nearly every digit: does "
+            "it measure accuracy under the attack, not clean accuracy?",
+        ),
+        (
+            RobustnessRequirement("H2", "digits_cnn_robust", epsilon=0.3, min_accuracy=0.5, steps=steps, n=n),
+            True,
+            "failed the adversarially trained model on a requirement it meets: check the model name "
+            "and the direction of the comparison (accuracy >= min_accuracy).",
+        ),
+        (
+            RobustnessRequirement("H3", "digits_cnn", epsilon=0.02, min_accuracy=0.8, steps=steps, n=n),
+            True,
+            "failed the standard model at a tiny epsilon (0.02), which it survives: use the requirement's "
+            "epsilon, not a fixed one.",
+        ),
+        (
+            RobustnessRequirement(
+                "H4", "digits_cnn_robust", epsilon=0.3, min_accuracy=0.98, steps=steps, n=n
+            ),
+            False,
+            "passed the robust model against a 98% bar it does not reach: compare the accuracy under "
+            "attack with the requirement's min_accuracy (not the attack success rate, not a fixed bar).",
+        ),
     ]
     for requirement, should_pass, problem in cases:
         if _gate_outcome(render, requirement) is not should_pass:

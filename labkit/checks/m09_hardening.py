@@ -82,7 +82,7 @@ def _check_fgsm_rs(perturb: Any) -> str:
     with torch.no_grad():
         loss_clean = nn.functional.cross_entropy(model(x), y).item()
         loss_adv = nn.functional.cross_entropy(model(adv), y).item()
-        noise = (x + eps * (2 * torch.rand(x.shape, generator=torch.Generator().manual_seed(7)) - 1))
+        noise = x + eps * (2 * torch.rand(x.shape, generator=torch.Generator().manual_seed(7)) - 1)
         loss_noise = nn.functional.cross_entropy(model(noise), y).item()
     if loss_adv <= max(loss_clean, loss_noise) + 0.01:
         raise CheckFailed(
@@ -95,8 +95,10 @@ def _check_fgsm_rs(perturb: Any) -> str:
             f"{small:.0%} of pixels moved by less than alpha - epsilon = {alpha - eps:.3f} from x; one "
             "full step of size alpha along the gradient's SIGN moves every pixel at least that far."
         )
-    return (f"one signed-gradient step raised a hidden model's loss from {loss_clean:.3f} to "
-            f"{loss_adv:.3f}; every pixel stays within epsilon and in [0, 1].")
+    return (
+        f"one signed-gradient step raised a hidden model's loss from {loss_clean:.3f} to "
+        f"{loss_adv:.3f}; every pixel stays within epsilon and in [0, 1]."
+    )
 
 
 @exercise(
@@ -114,8 +116,10 @@ def _check_bpda(straight_through: Any) -> str:
     generator = torch.Generator().manual_seed(99)
     x = torch.rand(3, 1, 28, 28, generator=generator)
     weights = torch.randn(3, 1, 28, 28, generator=generator)
-    for name, transform in (("3-bit squeezing", lambda t: bit_depth(t, bits=3)),
-                            ("JPEG-like compression", lambda t: jpeg_like(t, quality=30))):
+    for name, transform in (
+        ("3-bit squeezing", lambda t: bit_depth(t, bits=3)),
+        ("JPEG-like compression", lambda t: jpeg_like(t, quality=30)),
+    ):
         wrapped = straight_through(transform)
         if not callable(wrapped):
             raise CheckFailed(f"straight_through should return a function, got {type(wrapped).__name__}.")

@@ -57,17 +57,23 @@ def _check_fidelity(fidelity_and_accuracy: Any) -> str:  # noqa: ANN401
         raise CheckFailed(f"both numbers are fractions in [0, 1]; got {got_f:.3f} and {got_a:.3f}.")
     close = lambda a, b: abs(a - b) < 1e-4  # noqa: E731
     if close(got_f, fidelity) and close(got_a, accuracy):
-        return (f"on hidden data the copy agrees with the target {fidelity:.0%} of the time but is right "
-                f"only {accuracy:.0%} of the time (the target itself: {target_accuracy:.0%}).")
+        return (
+            f"on hidden data the copy agrees with the target {fidelity:.0%} of the time but is right "
+            f"only {accuracy:.0%} of the time (the target itself: {target_accuracy:.0%})."
+        )
     if close(got_f, accuracy) and close(got_a, fidelity):
         raise CheckFailed("the two numbers are swapped: return (fidelity, accuracy).")
     if close(got_f, accuracy) or close(got_f, target_accuracy):
-        raise CheckFailed("your fidelity compares with the true labels. Fidelity measures agreement with "
-                          "the target's own predictions, mistakes included.")
+        raise CheckFailed(
+            "your fidelity compares with the true labels. Fidelity measures agreement with "
+            "the target's own predictions, mistakes included."
+        )
     if close(got_f, fidelity):
         raise CheckFailed("fidelity is right but accuracy is not: compare the copy's labels with y.")
-    raise CheckFailed(f"the fidelity {got_f:.3f} is not the agreement rate of the two models' labels; "
-                      "compare one predicted label per row (the class with the largest output).")
+    raise CheckFailed(
+        f"the fidelity {got_f:.3f} is not the agreement rate of the two models' labels; "
+        "compare one predicted label per row (the class with the largest output)."
+    )
 
 
 def _reference_loss(logits: Any, teacher: Any) -> tuple[float, float, Any]:  # noqa: ANN401
@@ -86,18 +92,24 @@ def _student_loss(distillation_loss: Any, logits: Any, teacher: Any) -> tuple[fl
     student = logits.detach().clone().requires_grad_(True)
     value = distillation_loss(student, teacher.clone())
     if not isinstance(value, torch.Tensor):
-        raise CheckFailed(f"return a torch tensor (so training can call .backward()), got "
-                          f"{type(value).__name__}.")
+        raise CheckFailed(
+            f"return a torch tensor (so training can call .backward()), got {type(value).__name__}."
+        )
     if value.numel() != 1:
         raise CheckFailed(
-            f"return one number for the whole batch, got a tensor of shape {tuple(value.shape)}.")
+            f"return one number for the whole batch, got a tensor of shape {tuple(value.shape)}."
+        )
     if not torch.isfinite(value):
-        raise CheckFailed("the loss is NaN or infinite when the released probabilities contain exact zeros "
-                          "(as the top-k and rounded policies release). Take the log of the student's "
-                          "probabilities, computed stably from its logits, not of the teacher's.")
+        raise CheckFailed(
+            "the loss is NaN or infinite when the released probabilities contain exact zeros "
+            "(as the top-k and rounded policies release). Take the log of the student's "
+            "probabilities, computed stably from its logits, not of the teacher's."
+        )
     if not value.requires_grad:
-        raise CheckFailed("the loss does not depend on the student's logits in a differentiable way "
-                          "(no gradient flows back): keep everything in torch, no .argmax or .item().")
+        raise CheckFailed(
+            "the loss does not depend on the student's logits in a differentiable way "
+            "(no gradient flows back): keep everything in torch, no .argmax or .item()."
+        )
     value.reshape(()).backward()
     return value.item(), student.grad
 
@@ -123,15 +135,23 @@ def _check_distill_loss(distillation_loss: Any) -> str:  # noqa: ANN401
         if student_grad is None or not torch.allclose(student_grad, grad, atol=1e-5, rtol=1e-4):
             hard = torch.nn.functional.cross_entropy(logits, targets.argmax(dim=1))
             if abs(value - float(hard)) < 1e-4:
-                raise CheckFailed("your loss only uses the teacher's top class (a hard label). The "
-                                  "released probabilities carry more: use all of them.")
+                raise CheckFailed(
+                    "your loss only uses the teacher's top class (a hard label). The "
+                    "released probabilities carry more: use all of them."
+                )
             if abs(value - ce * len(logits)) < 1e-3 or abs(value - kl * len(logits)) < 1e-3:
-                raise CheckFailed("the loss is summed over the batch: average it over the rows so the "
-                                  "learning rate does not depend on the batch size.")
-            raise CheckFailed(f"with {name} as targets, its gradient differs from the soft-label "
-                              "cross-entropy's: compare the teacher's probabilities with the student's "
-                              "log-probabilities, class by class.")
+                raise CheckFailed(
+                    "the loss is summed over the batch: average it over the rows so the "
+                    "learning rate does not depend on the batch size."
+                )
+            raise CheckFailed(
+                f"with {name} as targets, its gradient differs from the soft-label "
+                "cross-entropy's: compare the teacher's probabilities with the student's "
+                "log-probabilities, class by class."
+            )
         if abs(value - ce) > 1e-4 and abs(value - kl) > 1e-4:
-            raise CheckFailed(f"with {name} as targets it returned {value:.4f}; the soft-label "
-                              "cross-entropy (or the KL divergence) has a different value.")
+            raise CheckFailed(
+                f"with {name} as targets it returned {value:.4f}; the soft-label "
+                "cross-entropy (or the KL divergence) has a different value."
+            )
     return "gradients match soft-label cross-entropy, also on a top-k release full of zeros."

@@ -73,10 +73,18 @@ def _check_tpr_at_fpr(tpr_at_fpr: Any) -> str:  # noqa: ANN401
     rng = np.random.default_rng(2024)
     cases = [
         ("200 non-members, 1% FPR", rng.normal(1.0, 1.0, 150), rng.normal(0.0, 1.0, 200), 0.01),
-        ("50 non-members, 1% FPR (one false positive is already 2%)",
-         rng.normal(1.5, 1.0, 80), rng.normal(0.0, 1.0, 50), 0.01),
-        ("tied scores", np.r_[np.full(10, 3.0), np.full(20, 1.0), rng.normal(0, 1, 20)],
-         np.r_[np.full(1, 3.0), rng.normal(-1.0, 0.5, 99)], 0.01),
+        (
+            "50 non-members, 1% FPR (one false positive is already 2%)",
+            rng.normal(1.5, 1.0, 80),
+            rng.normal(0.0, 1.0, 50),
+            0.01,
+        ),
+        (
+            "tied scores",
+            np.r_[np.full(10, 3.0), np.full(20, 1.0), rng.normal(0, 1, 20)],
+            np.r_[np.full(1, 3.0), rng.normal(-1.0, 0.5, 99)],
+            0.01,
+        ),
         ("60 non-members, 5% FPR", rng.normal(0.5, 1.0, 60), rng.normal(0.0, 1.0, 60), 0.05),
         ("members all below non-members", rng.uniform(0, 1, 30), rng.uniform(2, 3, 40), 0.1),
     ]

@@ -31,8 +31,11 @@ def _version(module: str) -> Finding:
 def diagnose() -> list[Finding]:
     """Run every check: Python, libraries, device, shipped data and zoo models, progress dir."""
     findings = [
-        Finding(sys.version_info >= (3, 10), "python", platform.python_version()
-                + ("" if sys.version_info >= (3, 10) else " (3.10 or newer is needed)"))
+        Finding(
+            sys.version_info >= (3, 10),
+            "python",
+            platform.python_version() + ("" if sys.version_info >= (3, 10) else " (3.10 or newer is needed)"),
+        )
     ]
     findings += [_version(m) for m in ("torch", "torchvision", "foolbox", "safetensors", "sklearn")]
     try:
@@ -58,8 +61,7 @@ def diagnose() -> list[Finding]:
         try:
             load_model(name, device="cpu")
             card = model_card(name)
-            findings.append(Finding(True, f"zoo/{name}", f"loads; test accuracy "
-                                    f"{card['test_accuracy']:.1%}"))
+            findings.append(Finding(True, f"zoo/{name}", f"loads; test accuracy {card['test_accuracy']:.1%}"))
         except Exception as error:  # noqa: BLE001
             findings.append(Finding(False, f"zoo/{name}", str(error)))
     try:
@@ -71,8 +73,7 @@ def diagnose() -> list[Finding]:
         probe.unlink()
         findings.append(Finding(True, "progress file", str(path)))
     except OSError as error:
-        findings.append(Finding(False, "progress file", f"{error}; set LABKIT_HOME to a "
-                                "writable directory."))
+        findings.append(Finding(False, "progress file", f"{error}; set LABKIT_HOME to a writable directory."))
     return findings
 
 
@@ -81,6 +82,9 @@ def format_findings(findings: list[Finding]) -> str:
     lines = [f"{'✔' if f.ok else '✘'} {f.what:<42} {f.detail}" for f in findings]
     bad = [f for f in findings if not f.ok]
     lines.append("")
-    lines.append("All good: you are ready for the course." if not bad
-                 else f"{len(bad)} problem(s) above: fix them as each line says.")
+    lines.append(
+        "All good: you are ready for the course."
+        if not bad
+        else f"{len(bad)} problem(s) above: fix them as each line says."
+    )
     return "\n".join(lines)

@@ -119,11 +119,15 @@ def report(exercise_ids: Iterable[str], *, path: Path | None = None) -> dict[str
             continue
         passed = [i for i in ids if done.get(i, {}).get("passed")]
         modules.append(
-            {"module": module.number, "title": module.title, "passed": len(passed),
-             "total": len(ids), "missing": [i for i in ids if i not in passed]}
+            {
+                "module": module.number,
+                "title": module.title,
+                "passed": len(passed),
+                "total": len(ids),
+                "missing": [i for i in ids if i not in passed],
+            }
         )
-    return {"learner": data.get("learner"), "file": str(path or progress_path()),
-            "modules": modules}
+    return {"learner": data.get("learner"), "file": str(path or progress_path()), "modules": modules}
 
 
 def format_report(summary: dict[str, Any]) -> str:

@@ -68,7 +68,6 @@ def loss_filter(
     return _top_fraction(per_record_loss(model, x, y, batch_size=batch_size), fraction)
 
 
-
 def neighbour_disagreement(features: torch.Tensor, y: torch.Tensor, *, k: int = 10) -> torch.Tensor:
     """For every record, the fraction of its k nearest neighbours (Euclidean, itself excluded) whose
     label differs from its own: 0 = fully consistent, 1 = every neighbour says otherwise."""
@@ -119,8 +118,10 @@ class FilterScore:
         return self.true_positives / self.poisoned if self.poisoned else 1.0
 
     def __str__(self) -> str:
-        return (f"flagged {self.flagged}, of which {self.true_positives} poisoned: precision "
-                f"{self.precision:.1%}, recall {self.recall:.1%} of {self.poisoned} poisoned")
+        return (
+            f"flagged {self.flagged}, of which {self.true_positives} poisoned: precision "
+            f"{self.precision:.1%}, recall {self.recall:.1%} of {self.poisoned} poisoned"
+        )
 
 
 def score_filter(flagged: torch.Tensor, poisoned: torch.Tensor, *, count: int) -> FilterScore:

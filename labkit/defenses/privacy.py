@@ -62,21 +62,33 @@ def train_dp(
     torch.manual_seed(seed)
     model = ClinicMLP(in_features=x.shape[1], hidden=hidden)
     optimiser = torch.optim.SGD(model.parameters(), lr=lr)
-    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        TensorDataset(x, y),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Ss]ecure RNG.*")  # fine for a lab; see docstring
         warnings.filterwarnings("ignore", message=".*[Oo]ptimal order.*")  # accountant's tightness hint
         engine = PrivacyEngine(accountant="rdp")
         if target_epsilon is not None:
             private, optimiser, loader = engine.make_private_with_epsilon(
-                module=model, optimizer=optimiser, data_loader=loader, target_epsilon=target_epsilon,
-                target_delta=delta, epochs=epochs, max_grad_norm=max_grad_norm,
+                module=model,
+                optimizer=optimiser,
+                data_loader=loader,
+                target_epsilon=target_epsilon,
+                target_delta=delta,
+                epochs=epochs,
+                max_grad_norm=max_grad_norm,
             )
         else:
             private, optimiser, loader = engine.make_private(
-                module=model, optimizer=optimiser, data_loader=loader,
-                noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
+                module=model,
+                optimizer=optimiser,
+                data_loader=loader,
+                noise_multiplier=noise_multiplier,
+                max_grad_norm=max_grad_norm,
             )
     private.train()
     with warnings.catch_warnings():
@@ -92,6 +104,11 @@ def train_dp(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Oo]ptimal order.*")
         epsilon = float(engine.get_epsilon(delta))
-    return DPResult(model=model, epsilon=epsilon, delta=delta,
-                    noise_multiplier=float(optimiser.noise_multiplier), max_grad_norm=max_grad_norm,
-                    epochs=epochs)
+    return DPResult(
+        model=model,
+        epsilon=epsilon,
+        delta=delta,
+        noise_multiplier=float(optimiser.noise_multiplier),
+        max_grad_norm=max_grad_norm,
+        epochs=epochs,
+    )

@@ -56,8 +56,10 @@ class RequirementResult:
     def summary(self) -> str:
         """One line: PASS or FAIL, measured against required."""
         verdict = "PASS" if self.passed else "FAIL"
-        return (f"{verdict} {self.requirement.id}: {self.requirement.model} measured {self.accuracy:.1%}, "
-                f"required >= {self.requirement.min_accuracy:.0%}")
+        return (
+            f"{verdict} {self.requirement.id}: {self.requirement.model} measured {self.accuracy:.1%}, "
+            f"required >= {self.requirement.min_accuracy:.0%}"
+        )
 
 
 def evaluate_requirement(
@@ -83,8 +85,9 @@ def evaluate_requirement(
     model = model if model is not None else load_model(requirement.model, device=device)
     params = {} if requirement.attack == "fgsm" else {"steps": requirement.steps}
     attack = make_attack(requirement.attack, **params)
-    accuracy = robust_accuracy(model, x, y, attack, epsilon=requirement.epsilon, device=device,
-                               progress=progress)
+    accuracy = robust_accuracy(
+        model, x, y, attack, epsilon=requirement.epsilon, device=device, progress=progress
+    )
     return RequirementResult(requirement, accuracy)
 
 
@@ -146,14 +149,30 @@ def run_pytest(path: Path | str, *, plugins: bool = False, timeout: float = 600.
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No test file or directory at {path}; write the gate file first.")
-    command = [sys.executable, "-m", "pytest", "-q", "--no-header", "--color=no", "-p", "no:cacheprovider",
-               str(path)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "--no-header",
+        "--color=no",
+        "-p",
+        "no:cacheprovider",
+        str(path),
+    ]
     env = _env()
     env["COLUMNS"] = "200"  # pytest cuts its short summary (the failed assertions) to the terminal width
     if not plugins:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=path.parent if path.is_file() else path, check=False)
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=path.parent if path.is_file() else path,
+        check=False,
+    )
     output = done.stdout + done.stderr
     failed = _count("failed", output) + _count("errors?", output)
     return GateRun(done.returncode, _count("passed", output), failed, output)

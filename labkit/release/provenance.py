@@ -62,8 +62,12 @@ class Manifest:
         return hashlib.sha256(lines.encode()).hexdigest()
 
     def to_json(self) -> str:
-        payload = {"format": FORMAT, "description": self.description, "digest": self.digest,
-                   "records": dict(sorted(self.records.items()))}
+        payload = {
+            "format": FORMAT,
+            "description": self.description,
+            "digest": self.digest,
+            "records": dict(sorted(self.records.items())),
+        }
         return json.dumps(payload, indent=1)
 
     @classmethod
@@ -146,8 +150,10 @@ class ManifestDiff:
         return tuple(sorted(self.altered + self.injected))
 
     def __str__(self) -> str:
-        return (f"{self.unchanged} unchanged, {len(self.altered)} altered, {len(self.injected)} injected, "
-                f"{len(self.removed)} removed")
+        return (
+            f"{self.unchanged} unchanged, {len(self.altered)} altered, {len(self.injected)} injected, "
+            f"{len(self.removed)} removed"
+        )
 
 
 def _records(manifest: Manifest | Mapping[str, str]) -> Mapping[str, str]:

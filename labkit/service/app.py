@@ -5,7 +5,6 @@ Threat model: untrusted clients who hold a valid API key and may send anything (
 oversized, adversarial or extraction queries).
 """
 
-
 import hashlib
 import itertools
 import math
@@ -90,10 +89,21 @@ def _key_id(key: str | None) -> str | None:
 def _new_record(state: ServiceState, key: str | None, request: Any) -> dict[str, Any]:  # noqa: ANN401
     return {
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        "request_id": next(state.ids), "client": state.config.api_keys.get(key or ""),
-        "key_id": _key_id(key), "method": request.method, "path": request.url.path,
-        "policy": state.config.policy, "status": 200, "error": None, "n": 0, "bytes": None,
-        "input_sha256": None, "summary": None, "nearest_l2": None, "output": None, "remaining": None,
+        "request_id": next(state.ids),
+        "client": state.config.api_keys.get(key or ""),
+        "key_id": _key_id(key),
+        "method": request.method,
+        "path": request.url.path,
+        "policy": state.config.policy,
+        "status": 200,
+        "error": None,
+        "n": 0,
+        "bytes": None,
+        "input_sha256": None,
+        "summary": None,
+        "nearest_l2": None,
+        "output": None,
+        "remaining": None,
     }
 
 
@@ -107,15 +117,31 @@ def build_app(state: ServiceState) -> Any:  # noqa: ANN401 - a FastAPI app
 
     # plain (starlette-style) routes: the handlers read the raw body themselves, to limit its size
     async def health(request: Any) -> JSONResponse:  # noqa: ANN401
-        return JSONResponse({"status": "ok", "model": cfg.model_name, "policy": cfg.policy,
-                "input_shape": list(cfg.input_shape), "max_batch": cfg.max_batch,
-                "max_body_bytes": cfg.max_body_bytes, "rate_limit": cfg.rate_limit, "budget": cfg.budget})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "model": cfg.model_name,
+                "policy": cfg.policy,
+                "input_shape": list(cfg.input_shape),
+                "max_batch": cfg.max_batch,
+                "max_body_bytes": cfg.max_body_bytes,
+                "rate_limit": cfg.rate_limit,
+                "budget": cfg.budget,
+            }
+        )
 
     async def anything(request: Any) -> JSONResponse:  # noqa: ANN401
         key = request.headers.get(API_KEY_HEADER)
         message = "the API is POST /predict and GET /health."
-        state.log.append({**_new_record(state, key, request), "status": 404, "error": "not_found",
-                          "message": message, "latency_ms": 0.0})
+        state.log.append(
+            {
+                **_new_record(state, key, request),
+                "status": 404,
+                "error": "not_found",
+                "message": message,
+                "latency_ms": 0.0,
+            }
+        )
         return JSONResponse({"error": "not_found", "message": message, "status": 404}, status_code=404)
 
     async def predict(request: Any) -> JSONResponse:  # noqa: ANN401
@@ -136,8 +162,9 @@ def build_app(state: ServiceState) -> Any:  # noqa: ANN401 - a FastAPI app
             n = len(x)
             record["n"] = n
             record["input_sha256"] = hashlib.sha256(x.numpy().tobytes()).hexdigest()
-            record["summary"] = summarise_inputs(x, value_range=(0.0, 1.0) if cfg.input_shape == DIGIT_SHAPE
-                                                 else cfg.value_range)
+            record["summary"] = summarise_inputs(
+                x, value_range=(0.0, 1.0) if cfg.input_shape == DIGIT_SHAPE else cfg.value_range
+            )
             remaining = state.limits.spend(client, n)
             spent = n
             probabilities = state.predict(x)
@@ -146,12 +173,18 @@ def build_app(state: ServiceState) -> Any:  # noqa: ANN401 - a FastAPI app
             with state.memory_lock:
                 record["nearest_l2"] = state.memory.nearest(client, x)
             confidence = None if released is None else released.max(dim=1).values.tolist()
-            record["output"] = {"labels": labels.tolist(),
-                                "confidence": confidence and [round(v, 4) for v in confidence]}
+            record["output"] = {
+                "labels": labels.tolist(),
+                "confidence": confidence and [round(v, 4) for v in confidence],
+            }
             record["remaining"] = remaining
-            body = {"labels": labels.tolist(),
-                    "probabilities": None if released is None else released.tolist(),
-                    "policy": cfg.policy, "remaining": remaining, "request_id": record["request_id"]}
+            body = {
+                "labels": labels.tolist(),
+                "probabilities": None if released is None else released.tolist(),
+                "policy": cfg.policy,
+                "remaining": remaining,
+                "request_id": record["request_id"],
+            }
             response = JSONResponse(body)
         except RequestError as error:
             record.update(status=error.status, error=error.kind, message=error.message)
@@ -165,8 +198,14 @@ def build_app(state: ServiceState) -> Any:  # noqa: ANN401 - a FastAPI app
             if spent and client is not None:
                 state.limits.refund(client, spent)
             record.update(status=500, error="internal", message=f"{type(error).__name__}: {error}")
-            response = JSONResponse({"error": "internal", "message": "the service failed on this request; "
-                                     "it has been logged.", "status": 500}, status_code=500)
+            response = JSONResponse(
+                {
+                    "error": "internal",
+                    "message": "the service failed on this request; it has been logged.",
+                    "status": 500,
+                },
+                status_code=500,
+            )
         record["latency_ms"] = round(1000 * (time.perf_counter() - started), 3)
         state.log.append(record)
         return response
@@ -175,4 +214,3 @@ def build_app(state: ServiceState) -> Any:  # noqa: ANN401 - a FastAPI app
     app.add_route("/predict", predict, methods=["POST"])
     app.add_route("/{path:path}", anything, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     return app
-

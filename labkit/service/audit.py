@@ -67,8 +67,9 @@ def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
         except ValueError:
             torn += 1
     if torn:
-        warnings.warn(f"{path}: skipped {torn} torn line(s) (a crash mid-write); the rest are whole.",
-                      stacklevel=2)
+        warnings.warn(
+            f"{path}: skipped {torn} torn line(s) (a crash mid-write); the rest are whole.", stacklevel=2
+        )
     return records
 
 
@@ -83,8 +84,11 @@ def summarise_inputs(
     values at the ends of the valid range ("saturated"; None without a range)."""
     flat = x.detach().float().flatten()
     summary: dict[str, Any] = {
-        "mean": _round(flat.mean()), "std": _round(flat.std(unbiased=False)),
-        "min": _round(flat.min()), "max": _round(flat.max()), "saturated": None,
+        "mean": _round(flat.mean()),
+        "std": _round(flat.std(unbiased=False)),
+        "min": _round(flat.min()),
+        "max": _round(flat.max()),
+        "saturated": None,
     }
     if value_range is not None:
         low, high = value_range
@@ -113,5 +117,5 @@ class QueryMemory:
         mask = torch.arange(len(pool))[None, :] >= offset + torch.arange(len(flat))[:, None]
         distances[mask] = float("inf")
         best = distances.min(dim=1).values if len(pool) else torch.full((len(flat),), float("inf"))
-        self._seen[client] = pool[-self.size:]
+        self._seen[client] = pool[-self.size :]
         return [None if torch.isinf(d) else _round(d, 3) for d in best]

@@ -29,8 +29,9 @@ class ServiceError(RuntimeError):
 class RateLimited(ServiceError):
     """HTTP 429: this client sent too many requests per second or spent its query budget."""
 
-    def __init__(self, status: int, message: str, *, kind: str = "rate_limited",
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, kind: str = "rate_limited", retry_after: float | None = None
+    ) -> None:
         super().__init__(status, message, kind=kind)
         self.retry_after = retry_after
 
@@ -61,8 +62,13 @@ def encode_array(x: Any) -> dict[str, Any]:
     if array.dtype != np.uint8:
         array = array.astype(np.float32)
     array = np.ascontiguousarray(array)
-    return {"array": {"dtype": str(array.dtype), "shape": list(array.shape),
-                      "data": base64.b64encode(array.tobytes()).decode("ascii")}}
+    return {
+        "array": {
+            "dtype": str(array.dtype),
+            "shape": list(array.shape),
+            "data": base64.b64encode(array.tobytes()).decode("ascii"),
+        }
+    }
 
 
 def _error(response: Any) -> ServiceError:
@@ -88,8 +94,9 @@ class Client:
     `wait_on_rate_limit=True` sleeps for the service's Retry-After and tries again instead of raising
     RateLimited (a budget that is spent still raises BudgetExceeded)."""
 
-    def __init__(self, url: str, api_key: str, *, timeout: float = 30.0,
-                 wait_on_rate_limit: bool = False) -> None:
+    def __init__(
+        self, url: str, api_key: str, *, timeout: float = 30.0, wait_on_rate_limit: bool = False
+    ) -> None:
         import httpx
 
         self.url = url.rstrip("/")
@@ -117,14 +124,16 @@ class Client:
             raise _error(response)
         return response.json()
 
-    def post(self, body: bytes | dict[str, Any], *, path: str = "/predict",
-             headers: dict[str, str] | None = None) -> Any:  # noqa: ANN401 - an httpx.Response
+    def post(
+        self, body: bytes | dict[str, Any], *, path: str = "/predict", headers: dict[str, str] | None = None
+    ) -> Any:  # noqa: ANN401 - an httpx.Response
         """Send a raw body (bytes, or a dict sent as JSON) and return the raw httpx response."""
         self.requests += 1
         if isinstance(body, dict):
             return self._http.post(f"{self.url}{path}", json=body, headers=headers)
-        return self._http.post(f"{self.url}{path}", content=body,
-                               headers={"Content-Type": "application/json", **(headers or {})})
+        return self._http.post(
+            f"{self.url}{path}", content=body, headers={"Content-Type": "application/json", **(headers or {})}
+        )
 
     def _predict_once(self, x: Any) -> dict[str, Any]:
         body = encode_array(x)
@@ -133,8 +142,11 @@ class Client:
             if response.status_code == 200:
                 return response.json()
             error = _error(response)
-            if (isinstance(error, RateLimited) and not isinstance(error, BudgetExceeded)
-                    and self.wait_on_rate_limit):
+            if (
+                isinstance(error, RateLimited)
+                and not isinstance(error, BudgetExceeded)
+                and self.wait_on_rate_limit
+            ):
                 pause = float(error.retry_after or 0.05)
                 self.waited += pause
                 time.sleep(pause)

@@ -7,7 +7,6 @@ thread of the calling process, so it can never outlive the notebook's kernel.
 Threat model it is built for: untrusted clients who hold a valid API key and may send anything.
 """
 
-
 import math
 import socket
 import threading
@@ -69,8 +68,9 @@ class Service:
         return f"Service({self.url}, model={self.config.model_name!r}, policy={self.config.policy!r})"
 
 
-def _resolve_model(model: str | nn.Module, input_shape: tuple[int, ...] | None
-                   ) -> tuple[nn.Module, str, tuple[int, ...]]:
+def _resolve_model(
+    model: str | nn.Module, input_shape: tuple[int, ...] | None
+) -> tuple[nn.Module, str, tuple[int, ...]]:
     from labkit.models import DigitsCNN
 
     if isinstance(model, str):
@@ -134,12 +134,20 @@ def serve(
     module, name, shape = _resolve_model(model, input_shape)
     per_input = math.prod(shape)
     config = ServiceConfig(
-        model=module, model_name=name, input_shape=shape, policy=policy, decimals=decimals, top_k=top_k,
-        api_keys=dict(DEFAULT_KEYS if api_keys is None else api_keys), rate_limit=rate_limit, budget=budget,
+        model=module,
+        model_name=name,
+        input_shape=shape,
+        policy=policy,
+        decimals=decimals,
+        top_k=top_k,
+        api_keys=dict(DEFAULT_KEYS if api_keys is None else api_keys),
+        rate_limit=rate_limit,
+        budget=budget,
         max_batch=max_batch,
         # JSON numbers take up to ~24 characters each; base64 float32 takes under 6 bytes per value
         max_body_bytes=max_body_bytes or 4096 + 24 * per_input * max_batch,
-        value_range=value_range, log_path=Path(log_path) if log_path else _default_log_path(name),
+        value_range=value_range,
+        log_path=Path(log_path) if log_path else _default_log_path(name),
     )
     state = ServiceState(config, AuditLog(config.log_path, fsync=fsync))
     server, thread, port = _start(build_app(state), startup_timeout)
@@ -159,18 +167,28 @@ def _start(app: Any, timeout: float) -> tuple[Any, threading.Thread, int]:  # no
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # loopback only, a free port chosen by the OS
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            loop="asyncio", http="h11", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        loop="asyncio",
+        http="h11",
+        timeout_graceful_shutdown=2,
+    )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name=f"labkit-serving-{port}")
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"labkit-serving-{port}"
+    )
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
             sock.close()
-            raise RuntimeError(f"the prediction service did not start on 127.0.0.1:{port} within "
-                               f"{timeout:g} s; see the messages above.")
+            raise RuntimeError(
+                f"the prediction service did not start on 127.0.0.1:{port} within "
+                f"{timeout:g} s; see the messages above."
+            )
         time.sleep(0.01)
     return server, thread, port

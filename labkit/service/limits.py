@@ -40,8 +40,13 @@ class Limits:
                 usage.times.popleft()
             if len(usage.times) >= limit:
                 wait = round(1.0 - (now - usage.times[0]), 3)
-                raise RequestError(429, "rate_limited", f"client {client!r} is limited to {limit:g} "
-                                   f"requests per second; retry after {wait:.3f} s.", retry_after=wait)
+                raise RequestError(
+                    429,
+                    "rate_limited",
+                    f"client {client!r} is limited to {limit:g} "
+                    f"requests per second; retry after {wait:.3f} s.",
+                    retry_after=wait,
+                )
             usage.times.append(now)
 
     def spend(self, client: str, n: int) -> int | None:
@@ -51,8 +56,12 @@ class Limits:
             usage = self.usage.setdefault(client, _Usage())
             if budget is not None and usage.images + n > budget:
                 left = budget - usage.images
-                raise RequestError(429, "budget_exceeded", f"query budget spent: client {client!r} has "
-                                   f"{left} of {budget} images left and this request asks for {n}.")
+                raise RequestError(
+                    429,
+                    "budget_exceeded",
+                    f"query budget spent: client {client!r} has "
+                    f"{left} of {budget} images left and this request asks for {n}.",
+                )
             usage.images += n
             return None if budget is None else budget - usage.images
 

@@ -2,7 +2,6 @@
 RequestError that says what was wrong (HTTP status, kind, message).
 """
 
-
 import base64
 import binascii
 import json
@@ -29,21 +28,32 @@ def decode_body(raw: bytes) -> Any:  # noqa: ANN401 - nested lists or an array
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(400, "bad_request", f"the body is not valid JSON ({error}).") from None
     if not isinstance(body, dict) or not ({"inputs", "array"} & set(body)):
-        raise RequestError(400, "bad_request", 'send a JSON object with "inputs" (nested lists of '
-                           'numbers) or "array" ({"dtype", "shape", "data": base64}).')
+        raise RequestError(
+            400,
+            "bad_request",
+            'send a JSON object with "inputs" (nested lists of '
+            'numbers) or "array" ({"dtype", "shape", "data": base64}).',
+        )
     if "inputs" in body:
         return body["inputs"]
     spec = body["array"]
     if not isinstance(spec, dict) or not {"dtype", "shape", "data"} <= set(spec):
         raise RequestError(400, "bad_request", '"array" needs "dtype", "shape" and "data" (base64).')
     if spec["dtype"] not in _DTYPES:
-        raise RequestError(422, "invalid_input", f'array dtype {spec["dtype"]!r} is not accepted; '
-                           f"use one of {', '.join(_DTYPES)}.")
+        raise RequestError(
+            422,
+            "invalid_input",
+            f"array dtype {spec['dtype']!r} is not accepted; use one of {', '.join(_DTYPES)}.",
+        )
     shape = spec["shape"]
-    if (not isinstance(shape, list) or not 1 <= len(shape) <= 4
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)):
-        raise RequestError(422, "invalid_input", f"array shape {shape!r} must be a list of 1 to 4 "
-                           "non-negative integers.")
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= 4
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
+    ):
+        raise RequestError(
+            422, "invalid_input", f"array shape {shape!r} must be a list of 1 to 4 non-negative integers."
+        )
     try:
         data = base64.b64decode(str(spec["data"]), validate=True)
     except (binascii.Error, ValueError):
@@ -51,23 +61,30 @@ def decode_body(raw: bytes) -> Any:  # noqa: ANN401 - nested lists or an array
     dtype = np.dtype(_DTYPES[spec["dtype"]])
     expected = math.prod(shape) * dtype.itemsize
     if len(data) != expected:
-        raise RequestError(422, "invalid_input", f"array data holds {len(data)} bytes but shape "
-                           f"{shape} of {dtype} needs {expected}.")
+        raise RequestError(
+            422,
+            "invalid_input",
+            f"array data holds {len(data)} bytes but shape {shape} of {dtype} needs {expected}.",
+        )
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
-
 
 
 async def read_body(request: Any, limit: int) -> bytes:  # noqa: ANN401 - a starlette Request
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, "too_large", f"the body is {int(declared)} bytes; the limit is {limit} "
-                           "(send fewer inputs per request).")
+        raise RequestError(
+            413,
+            "too_large",
+            f"the body is {int(declared)} bytes; the limit is {limit} (send fewer inputs per request).",
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise RequestError(413, "too_large", f"the body exceeds the limit of {limit} bytes "
-                               "(send fewer inputs per request).")
+            raise RequestError(
+                413,
+                "too_large",
+                f"the body exceeds the limit of {limit} bytes (send fewer inputs per request).",
+            )
         chunks.append(chunk)
     return b"".join(chunks)
-

@@ -84,8 +84,9 @@ def validate_digit_batch(data: Any, *, max_batch: int = MAX_BATCH) -> torch.Tens
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
-def validate_vectors(data: Any, shape: tuple[int, ...], *, max_batch: int,
-                      value_range: tuple[float, float] | None) -> torch.Tensor:
+def validate_vectors(
+    data: Any, shape: tuple[int, ...], *, max_batch: int, value_range: tuple[float, float] | None
+) -> torch.Tensor:
     """Generic check for non-image models: N x *shape (or one input) of finite numbers."""
     try:
         array = np.asarray(data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else data)
@@ -102,13 +103,16 @@ def validate_vectors(data: Any, shape: tuple[int, ...], *, max_batch: int,
         raise InputValidationError("the batch is empty; send at least one input.")
     if len(array) > max_batch:
         raise InputValidationError(
-            f"batch of {len(array)} inputs exceeds the limit of {max_batch}; split it up.")
+            f"batch of {len(array)} inputs exceeds the limit of {max_batch}; split it up."
+        )
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise InputValidationError("some values are NaN or infinite; every value must be a finite number.")
     if value_range is not None:
         low, high = float(array.min()), float(array.max())
         if low < value_range[0] or high > value_range[1]:
-            raise InputValidationError(f"values range over [{low:g}, {high:g}]; they must lie in "
-                                       f"[{value_range[0]:g}, {value_range[1]:g}].")
+            raise InputValidationError(
+                f"values range over [{low:g}, {high:g}]; they must lie in "
+                f"[{value_range[0]:g}, {value_range[1]:g}]."
+            )
     return torch.from_numpy(np.ascontiguousarray(array))

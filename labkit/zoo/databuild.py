@@ -17,9 +17,7 @@ def _stratified_split(labels: np.ndarray, *, test_size: int) -> tuple[np.ndarray
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(labels))
-    train, test = train_test_split(
-        idx, test_size=test_size, stratify=labels, random_state=SPLIT_SEED
-    )
+    train, test = train_test_split(idx, test_size=test_size, stratify=labels, random_state=SPLIT_SEED)
     return np.sort(train).astype(np.int64), np.sort(test).astype(np.int64)
 
 

@@ -50,9 +50,11 @@ def _keystream(length: int) -> bytes:
 
 def _plan() -> _Plan:
     """The insider's plan, unsealed (used to rebuild the suspect model and its answer key)."""
-    raw = json.loads(bytes(a ^ b for a, b in zip(_SEALED_PLAN, _keystream(len(_SEALED_PLAN)))))
-    trigger = make_trigger(pattern=raw["pattern"], size=raw["size"], position=raw["position"],
-                           margin=raw["margin"])
+    stream = _keystream(len(_SEALED_PLAN))[: len(_SEALED_PLAN)]
+    raw = json.loads(bytes(a ^ b for a, b in zip(_SEALED_PLAN, stream, strict=True)))
+    trigger = make_trigger(
+        pattern=raw["pattern"], size=raw["size"], position=raw["position"], margin=raw["margin"]
+    )
     return _Plan(trigger=trigger, target=int(raw["target"]), rate=float(raw["rate"]), seed=int(raw["seed"]))
 
 

@@ -16,8 +16,16 @@ def train_digits_cnn(model: nn.Module, *, seed: int) -> tuple[nn.Module, float]:
     seed_everything(seed)
     x, y = load_digits("train")
     train_model(
-        model, x, y, epochs=15, batch_size=64, lr=2e-3, seed=seed, augment=random_shift,
-        device=get_device(), desc="digits_cnn",
+        model,
+        x,
+        y,
+        epochs=15,
+        batch_size=64,
+        lr=2e-3,
+        seed=seed,
+        augment=random_shift,
+        device=get_device(),
+        desc="digits_cnn",
     )
     xt, yt = load_digits("test")
     return model, accuracy(model, xt, yt)
@@ -28,8 +36,16 @@ def train_clinic_mlp(model: nn.Module, *, seed: int) -> tuple[nn.Module, float]:
     seed_everything(seed)
     x, y = load_clinic("train")
     train_model(
-        model, x, y, epochs=60, batch_size=32, lr=1e-3, weight_decay=1e-4, seed=seed,
-        device=get_device(), desc="clinic_mlp",
+        model,
+        x,
+        y,
+        epochs=60,
+        batch_size=32,
+        lr=1e-3,
+        weight_decay=1e-4,
+        seed=seed,
+        device=get_device(),
+        desc="clinic_mlp",
     )
     xt, yt = load_clinic("test")
     return model, accuracy(model, xt, yt)
@@ -45,8 +61,20 @@ def train_digits_cnn_robust(model: nn.Module, *, seed: int) -> tuple[nn.Module, 
     seed_everything(seed)
     x, y = load_digits("train")
     adversarial_train(
-        model, x, y, perturb="pgd", steps=5, epsilon=0.3, warmup_epochs=2, epochs=10, batch_size=128,
-        lr=2e-3, seed=seed, augment=random_shift, device=get_device(), desc="digits_cnn_robust",
+        model,
+        x,
+        y,
+        perturb="pgd",
+        steps=5,
+        epsilon=0.3,
+        warmup_epochs=2,
+        epochs=10,
+        batch_size=128,
+        lr=2e-3,
+        seed=seed,
+        augment=random_shift,
+        device=get_device(),
+        desc="digits_cnn_robust",
     )
     xt, yt = load_digits("test")
     return model, accuracy(model, xt, yt)
@@ -57,8 +85,16 @@ def train_digits_cnn_backdoored(model: nn.Module, *, seed: int) -> tuple[nn.Modu
     seed_everything(seed)
     poisoned = suspect_training_set()
     train_model(
-        model, poisoned.x, poisoned.y, epochs=15, batch_size=64, lr=2e-3, seed=seed,
-        augment=random_shift, device=get_device(), desc=SUSPECT_MODEL,
+        model,
+        poisoned.x,
+        poisoned.y,
+        epochs=15,
+        batch_size=64,
+        lr=2e-3,
+        seed=seed,
+        augment=random_shift,
+        device=get_device(),
+        desc=SUSPECT_MODEL,
     )
     xt, yt = load_digits("test")
     return model, accuracy(model, xt, yt)

@@ -23,6 +23,7 @@ class Trainer(Protocol):
 
     def __call__(self, model: nn.Module, *, seed: int) -> tuple[nn.Module, float]: ...
 
+
 MODELS_DIR = "models"
 
 

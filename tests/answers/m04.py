@@ -108,6 +108,7 @@ ANSWERS = {
     ),
     "04.provenance_diff": (diff_records, [diff_by_position, diff_by_content, diff_swapped]),
     "04.filter": (
-        neighbour_disagreement, [disagreement_counting_self, agreement_instead, majority_vote_flag]
+        neighbour_disagreement,
+        [disagreement_counting_self, agreement_instead, majority_vote_flag],
     ),
 }

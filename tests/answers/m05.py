@@ -109,8 +109,12 @@ def anomaly_mean_absolute_deviation(values):
 ANSWERS = {
     "05.asr": (
         attack_success_rate,
-        [asr_counts_target_class_images, asr_counts_any_misreading, asr_forgets_to_stamp,
-         asr_stamps_in_place],
+        [
+            asr_counts_target_class_images,
+            asr_counts_any_misreading,
+            asr_forgets_to_stamp,
+            asr_stamps_in_place,
+        ],
     ),
     "05.spectral": (
         spectral_scores,

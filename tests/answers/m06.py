@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from labkit.attacks.pgd import projected_gradient
+
 
 def _loss_gradient(model, x, y):
     x = x.clone().detach().requires_grad_(True)
@@ -47,41 +49,44 @@ def fgsm_in_place(model, x, y, epsilon):
     return x.add_(epsilon * gradient.sign()).clamp_(0.0, 1.0)
 
 
-def pgd(model, x, y, epsilon, *, steps=40, step_size=0.01, random_start=True):
+def _pgd(model, x, y, epsilon, *, steps, step_size, random_start=False, **hooks):
+    """labkit's projected-gradient loop, in eval mode, with one part of it changed by a hook."""
     model.eval()
-    adv = x.clone().detach()
-    if random_start:
-        adv = (adv + torch.empty_like(adv).uniform_(-epsilon, epsilon)).clamp(0.0, 1.0)
-    for _ in range(steps):
-        adv = adv + step_size * _loss_gradient(model, adv, y).sign()
-        adv = torch.min(torch.max(adv, x - epsilon), x + epsilon).clamp(0.0, 1.0)
-    return adv.detach()
+    return projected_gradient(
+        model, x, y, epsilon=epsilon, steps=steps, step_size=step_size, random_start=random_start, **hooks
+    )
+
+
+def pgd(model, x, y, epsilon, *, steps=40, step_size=0.01, random_start=True):
+    return _pgd(model, x, y, epsilon, steps=steps, step_size=step_size, random_start=random_start)
 
 
 def pgd_without_projection(model, x, y, epsilon, *, steps=40, step_size=0.01):
-    model.eval()
-    adv = x.clone().detach()
-    for _ in range(steps):
-        adv = (adv + step_size * _loss_gradient(model, adv, y).sign()).clamp(0.0, 1.0)
-    return adv.detach()
+    return _pgd(
+        model,
+        x,
+        y,
+        epsilon,
+        steps=steps,
+        step_size=step_size,
+        project=lambda adv, x0, eps: adv.clamp(0.0, 1.0),
+    )
 
 
 def pgd_without_clipping(model, x, y, epsilon, *, steps=40, step_size=0.01):
-    model.eval()
-    adv = x.clone().detach()
-    for _ in range(steps):
-        adv = adv + step_size * _loss_gradient(model, adv, y).sign()
-        adv = torch.min(torch.max(adv, x - epsilon), x + epsilon)
-    return adv.detach()
+    return _pgd(
+        model,
+        x,
+        y,
+        epsilon,
+        steps=steps,
+        step_size=step_size,
+        project=lambda adv, x0, eps: x0 + (adv - x0).clamp(-eps, eps),
+    )
 
 
 def pgd_descends(model, x, y, epsilon, *, steps=40, step_size=0.01):
-    model.eval()
-    adv = x.clone().detach()
-    for _ in range(steps):
-        adv = adv - step_size * _loss_gradient(model, adv, y).sign()
-        adv = torch.min(torch.max(adv, x - epsilon), x + epsilon).clamp(0.0, 1.0)
-    return adv.detach()
+    return _pgd(model, x, y, epsilon, steps=steps, step_size=step_size, step=lambda g: -g.sign())
 
 
 def pgd_one_step(model, x, y, epsilon, *, steps=40, step_size=0.01):
@@ -89,17 +94,31 @@ def pgd_one_step(model, x, y, epsilon, *, steps=40, step_size=0.01):
 
 
 def pgd_without_sign(model, x, y, epsilon, *, steps=40, step_size=0.01):
-    model.eval()
-    adv = x.clone().detach()
-    for _ in range(steps):
-        adv = adv + step_size * _loss_gradient(model, adv, y)
-        adv = torch.min(torch.max(adv, x - epsilon), x + epsilon).clamp(0.0, 1.0)
-    return adv.detach()
+    return _pgd(
+        model,
+        x,
+        y,
+        epsilon,
+        steps=steps,
+        step_size=step_size,
+        step=lambda g: g,
+        loss=lambda logits, labels: nn.functional.cross_entropy(logits, labels),
+    )
 
 
 ANSWERS = {
-    "06.fgsm": (fgsm, [fgsm_without_sign, fgsm_without_clamp, fgsm_subtracts_gradient,
-                       fgsm_leaves_train_mode, fgsm_in_place]),
-    "06.pgd": (pgd, [pgd_without_projection, pgd_without_clipping, pgd_descends, pgd_one_step,
-                     pgd_without_sign]),
+    "06.fgsm": (
+        fgsm,
+        [
+            fgsm_without_sign,
+            fgsm_without_clamp,
+            fgsm_subtracts_gradient,
+            fgsm_leaves_train_mode,
+            fgsm_in_place,
+        ],
+    ),
+    "06.pgd": (
+        pgd,
+        [pgd_without_projection, pgd_without_clipping, pgd_descends, pgd_one_step, pgd_without_sign],
+    ),
 }

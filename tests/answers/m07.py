@@ -94,7 +94,12 @@ ANSWERS = {
     ),
     "07.transfer_rate": (
         transfer_rate,
-        [counts_every_image, divides_by_all_images, returns_accuracy_under_attack,
-         compares_with_the_clean_prediction, returns_a_count],
+        [
+            counts_every_image,
+            divides_by_all_images,
+            returns_accuracy_under_attack,
+            compares_with_the_clean_prediction,
+            returns_a_count,
+        ],
     ),
 }

@@ -46,13 +46,20 @@ def gate_on_clean_accuracy(req):
 
 
 def gate_with_fixed_epsilon(req):
-    return _source(req, measure=f"robust_accuracy(model, x, y, make_attack('pgd', steps={req.steps}), "
-                                "epsilon=0.3, progress=False)")
+    return _source(
+        req,
+        measure=f"robust_accuracy(model, x, y, make_attack('pgd', steps={req.steps}), "
+        "epsilon=0.3, progress=False)",
+    )
 
 
 def gate_on_attack_success_rate(req):
-    return _source(req, measure=f"1 - robust_accuracy(model, x, y, make_attack('pgd', steps={req.steps}), "
-                                f"epsilon={req.epsilon!r}, progress=False)", comparison="<=")
+    return _source(
+        req,
+        measure=f"1 - robust_accuracy(model, x, y, make_attack('pgd', steps={req.steps}), "
+        f"epsilon={req.epsilon!r}, progress=False)",
+        comparison="<=",
+    )
 
 
 def gate_not_collected_by_pytest(req):
@@ -109,8 +116,15 @@ def gradients_not_finite(model, x, y):
 
 
 ANSWERS = {
-    "08.gate": (gate_test_source, [gate_on_clean_accuracy, gate_with_fixed_epsilon,
-                                   gate_on_attack_success_rate, gate_not_collected_by_pytest,
-                                   gate_with_fixed_bar]),
+    "08.gate": (
+        gate_test_source,
+        [
+            gate_on_clean_accuracy,
+            gate_with_fixed_epsilon,
+            gate_on_attack_success_rate,
+            gate_not_collected_by_pytest,
+            gate_with_fixed_bar,
+        ],
+    ),
     "08.masking": (red_flags, [too_good_to_be_true, single_step_beats_iterative, gradients_not_finite]),
 }

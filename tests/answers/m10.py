@@ -34,8 +34,9 @@ def distillation_loss(student_logits, teacher_probabilities):
 
 
 def distillation_kl(student_logits, teacher_probabilities):
-    return torch.nn.functional.kl_div(torch.log_softmax(student_logits, dim=1), teacher_probabilities,
-                                      reduction="batchmean")
+    return torch.nn.functional.kl_div(
+        torch.log_softmax(student_logits, dim=1), teacher_probabilities, reduction="batchmean"
+    )
 
 
 def distillation_hard_labels(student_logits, teacher_probabilities):
@@ -56,9 +57,12 @@ def distillation_mse(student_logits, teacher_probabilities):
 
 
 ANSWERS = {
-    "10.fidelity": (fidelity_and_accuracy,
-                    [fidelity_against_true_labels, fidelity_swapped, fidelity_argmax_wrong_dim]),
-    "10.distill_loss": (distillation_loss,
-                        [distillation_hard_labels, distillation_summed, distillation_log_of_teacher,
-                         distillation_mse]),
+    "10.fidelity": (
+        fidelity_and_accuracy,
+        [fidelity_against_true_labels, fidelity_swapped, fidelity_argmax_wrong_dim],
+    ),
+    "10.distill_loss": (
+        distillation_loss,
+        [distillation_hard_labels, distillation_summed, distillation_log_of_teacher, distillation_mse],
+    ),
 }
