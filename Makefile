@@ -15,7 +15,7 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root without being told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: venv lab test labs bench doctor clean
+.PHONY: venv lab test check lint labs bench doctor clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,21 @@ venv: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS) labs/00_orientation.ipynb
 
-test: $(STAMP)
+# Static checks: lint, formatting, types and the layered import contract (see CONTRIBUTING.md).
+lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Everything: the static checks, labkit's unit tests, and every solution notebook under nbval.
+test: lint
 	$(BIN)/python -m pytest
+
+# The fast path while you work (well under 90 s on 2 cores): static checks and the unit tests,
+# without running the notebooks.
+check: lint
+	$(BIN)/python -m pytest tests -q -k "not lab_runs_until_its_first_exercise"
 
 labs: $(STAMP)
 	$(BIN)/labkit build-labs
@@ -43,4 +55,4 @@ doctor: $(STAMP)
 	$(BIN)/labkit doctor
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -12,7 +12,9 @@ from labkit.models import DigitsCNN
 from labkit.runtime import get_device, seed_everything
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, targets) -> mean loss
+# (model, inputs, targets, generator) -> the loss of one batch, e.g. on attacked inputs
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def random_shift(images: torch.Tensor, generator: torch.Generator, *, pixels: int = 2) -> torch.Tensor:
@@ -52,6 +54,19 @@ def shuffled_batches(
         torch.randperm(n, generator=generator)
 
 
+def _cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+    return nn.functional.cross_entropy(model(x), y)
+
+
+def loss_objective(loss: Loss) -> Objective:
+    """A training objective from a loss of the logits and the targets (e.g. soft-label cross-entropy)."""
+
+    def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+        return loss(model(x), y)
+
+    return objective
+
+
 def train_model(
     model: nn.Module,
     x: torch.Tensor,
@@ -63,21 +78,27 @@ def train_model(
     weight_decay: float = 0.0,
     seed: int = 0,
     augment: Augment | None = None,
-    loss: Loss | None = None,
+    objective: Objective | None = None,
     device: torch.device | None = None,
     progress: bool = True,
     desc: str = "training",
 ) -> list[float]:
-    """Train with Adam on mini-batches (cross-entropy, or `loss(logits, targets)` for soft targets);
-    returns the mean loss of each epoch. The seed fixes the batches and the augmentation."""
+    """Train with Adam on shuffled mini-batches; returns the mean loss of each epoch.
+
+    The loss of a batch is cross-entropy, or `objective(model, xb, yb, generator)` (soft targets,
+    adversarial training). The seed fixes the batches, the augmentation and whatever randomness the
+    objective draws from the generator."""
     if len(x) == 0 or len(x) != len(y):
-        raise ValueError(f"need as many targets as inputs (and at least one), got {len(x)} and {len(y)}.")
+        raise ValueError(
+            f"x has {len(x)} inputs and y has {len(y)} labels: give one label (or target row) per input, "
+            "and at least one input."
+        )
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(
             f"need epochs >= 1, batch_size >= 1 and lr > 0, got epochs={epochs}, "
             f"batch_size={batch_size}, lr={lr}."
         )
-    criterion = loss or nn.functional.cross_entropy
+    batch_objective = objective or _cross_entropy
     device = device or get_device()
     model.to(device).train()
     generator = torch.Generator().manual_seed(seed)
@@ -91,7 +112,7 @@ def train_model(
                 xb = augment(xb, generator)
             xb, yb = xb.to(device), yb.to(device)
             optimiser.zero_grad()
-            batch_loss = criterion(model(xb), yb)
+            batch_loss = batch_objective(model, xb, yb, generator)
             batch_loss.backward()
             optimiser.step()
             total += batch_loss.detach() * len(yb)
@@ -174,7 +195,8 @@ def model_features(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) 
     """`model.features(x)` in batches, on the CPU (e.g. DigitsCNN's penultimate layer)."""
     if not hasattr(model, "features"):
         raise TypeError(f"{type(model).__name__} has no .features(x); pass features you computed yourself.")
+    features: Callable[[torch.Tensor], torch.Tensor] = model.features  # type: ignore[assignment]
     device = next(model.parameters()).device
     model.eval()
-    chunks = [model.features(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    chunks = [features(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(chunks) if chunks else torch.empty(0)

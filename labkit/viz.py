@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -14,7 +15,7 @@ def image_grid(
     columns: int = 10,
     size: float = 1.2,
     suptitle: str | None = None,
-):
+) -> Any:
     """Show N x 1 x H x W images in [0, 1] as a grid; returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from labkit.attacks.pgd import fgsm_random_start, linf_pgd
+from labkit.attacks.pgd import fgsm_random_start, projected_gradient
 from labkit.defenses.adversarial_training import adversarial_train, make_perturb
 from labkit.defenses.transforms import (
     ExpectationOverTransformation,
@@ -37,7 +37,7 @@ def _loss(model, x, y):
         return nn.functional.cross_entropy(model(x), y).item()
 
 
-@pytest.mark.parametrize("attack", [fgsm_random_start, linf_pgd])
+@pytest.mark.parametrize("attack", [fgsm_random_start, projected_gradient])
 def test_training_attacks_stay_in_the_ball_and_raise_the_loss(toy, attack):
     model, x, y = toy
     generator = torch.Generator().manual_seed(0)
@@ -49,10 +49,10 @@ def test_training_attacks_stay_in_the_ball_and_raise_the_loss(toy, attack):
 
 def test_pgd_is_stronger_than_its_random_start(toy):
     model, x, y = toy
-    start = linf_pgd(
+    start = projected_gradient(
         model, x, y, epsilon=0.1, steps=1, step_size=0.0, generator=torch.Generator().manual_seed(1)
     )
-    pgd = linf_pgd(model, x, y, epsilon=0.1, steps=10, generator=torch.Generator().manual_seed(1))
+    pgd = projected_gradient(model, x, y, epsilon=0.1, steps=10, generator=torch.Generator().manual_seed(1))
     assert _loss(model, pgd, y) > _loss(model, start, y)
 
 
@@ -69,7 +69,7 @@ def test_bad_hyperparameters_are_refused(toy):
     with pytest.raises(ValueError, match="fgsm"):
         make_perturb("bim")
     with pytest.raises(ValueError, match="steps"):
-        linf_pgd(model, x, y, epsilon=0.1, steps=0)
+        projected_gradient(model, x, y, epsilon=0.1, steps=0)
     with pytest.raises(ValueError, match="clean_weight"):
         adversarial_train(model, x, y, clean_weight=2.0, progress=False)
     with pytest.raises(ValueError, match="bits"):
@@ -118,7 +118,9 @@ def test_adversarial_training_improves_robustness_on_a_toy_task():
                 progress=False,
             )
             assert len(losses) == 4 and all(loss == loss for loss in losses)
-        adv = linf_pgd(model, x, y, epsilon=0.1, steps=10, generator=torch.Generator().manual_seed(0))
+        adv = projected_gradient(
+            model, x, y, epsilon=0.1, steps=10, generator=torch.Generator().manual_seed(0)
+        )
         results[name] = (accuracy(model, x, y), accuracy(model, adv, y))
     assert results["standard"][0] > 0.95 and results["standard"][1] < 0.2
     assert results["fgsm"][1] > 0.8 and results["pgd"][1] > 0.8
@@ -209,7 +211,9 @@ def test_the_shipped_robust_model_resists_pgd_where_the_standard_one_falls():
     results = {}
     for name in ("digits_cnn", "digits_cnn_robust"):
         model = load_model(name, device="cpu")
-        adv = linf_pgd(model, x, y, epsilon=0.3, steps=10, generator=torch.Generator().manual_seed(0))
+        adv = projected_gradient(
+            model, x, y, epsilon=0.3, steps=10, generator=torch.Generator().manual_seed(0)
+        )
         results[name] = (accuracy(model, x, y), accuracy(model, adv, y))
     assert results["digits_cnn"][1] < 0.1
     assert results["digits_cnn_robust"][0] > 0.9 and results["digits_cnn_robust"][1] > 0.4

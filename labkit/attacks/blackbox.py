@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from labkit.attacks.evasion import Attack, as_foolbox, foolbox, resolve_attack
 from labkit.policy import apply_policy, check_policy
 from labkit.runtime import get_device
 
@@ -95,7 +96,7 @@ class BlackBoxModel(nn.Module):
             )
         self.queries += n
         self.calls += 1
-        target: nn.Module = self._target
+        target: nn.Module = self.__dict__["_target"]
         device = next(target.parameters()).device
         with torch.no_grad():
             logits = target(x.detach().to(device)).float()
@@ -221,7 +222,7 @@ def budget_curve(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    attack: Any,
+    attack: str | Attack,
     *,
     budgets: Sequence[int],
     epsilon: float = 2.0,
@@ -237,7 +238,6 @@ def budget_curve(
     (an image with no adversarial found keeps its clean input and an infinite L2).
     Threat model: black-box, label-only by default; each image costs one query per candidate.
     """
-    from labkit.attacks.evasion import as_foolbox, foolbox
     from labkit.training import predict_logits
 
     if not budgets or min(budgets) < 1:
@@ -262,7 +262,7 @@ def budget_curve(
     criterion = foolbox().criteria.Misclassification(y.to(device))
     try:
         starts = _starting_points(log, x, y)
-        attack.run(fmodel, x.to(device), criterion, starting_points=starts.to(device))
+        resolve_attack(attack).run(fmodel, x.to(device), criterion, starting_points=starts.to(device))
     except QueryBudgetExceeded:
         pass  # the budget ended the attack; the attacker keeps what it has seen so far
     history = torch.stack(log.history) if log.history else torch.full((1, len(x)), math.inf)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from types import ModuleType
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -18,7 +19,30 @@ from tqdm.auto import tqdm
 from labkit.runtime import get_device
 
 
-def foolbox():  # noqa: ANN201 - returns the foolbox module
+class FoolboxModel(Protocol):
+    """A model as foolbox sees it: inputs in `bounds`, logits out."""
+
+    bounds: Any
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor: ...
+
+
+class Attack(Protocol):
+    """A foolbox attack: (model, inputs, labels or criterion, epsilons) -> (raw, clipped, success).
+
+    With a list of epsilons, `raw` and `clipped` are lists with one batch per epsilon and `success`
+    is [eps, N]; with one epsilon or None (minimal attacks), one batch and success [N]."""
+
+    def __call__(
+        self, model: FoolboxModel, inputs: torch.Tensor, criterion: Any, *, epsilons: Any
+    ) -> tuple[Any, Any, torch.Tensor]: ...
+
+    def run(self, model: FoolboxModel, inputs: torch.Tensor, criterion: Any, **kwargs: Any) -> torch.Tensor:
+        """The attack's raw search, without epsilons (decision-based attacks take starting points)."""
+        ...
+
+
+def foolbox() -> ModuleType:
     """Import foolbox without needing `git` on PATH (GitPython is told to stay quiet)."""
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     import foolbox as fb
@@ -26,15 +50,16 @@ def foolbox():  # noqa: ANN201 - returns the foolbox module
     return fb
 
 
-def as_foolbox(model: nn.Module, *, device: torch.device | None = None) -> Any:
+def as_foolbox(model: nn.Module, *, device: torch.device | None = None) -> FoolboxModel:
     """Wrap a [0, 1]-input model as a foolbox PyTorchModel (eval mode, on `device`)."""
     if device is None:
         first = next(iter(model.parameters()), None)  # a BlackBoxModel exposes no parameters
         device = first.device if first is not None else get_device()
-    return foolbox().PyTorchModel(model.eval().to(device), bounds=(0.0, 1.0), device=device)
+    wrapped: FoolboxModel = foolbox().PyTorchModel(model.eval().to(device), bounds=(0.0, 1.0), device=device)
+    return wrapped
 
 
-def _factories() -> dict[str, Callable[..., Any]]:
+def _factories() -> dict[str, Callable[..., Attack]]:
     fa = foolbox().attacks
     return {
         "fgsm": lambda **kw: fa.LinfFastGradientAttack(**kw),
@@ -64,7 +89,7 @@ def _factories() -> dict[str, Callable[..., Any]]:
 ATTACK_NAMES = ("fgsm", "pgd", "l2pgd", "cw", "deepfool", "l2deepfool", "boundary", "hopskipjump")
 
 
-def make_attack(name: str, **params: Any) -> Any:
+def make_attack(name: str, **params: Any) -> Attack:
     """A foolbox attack by short name (fgsm, pgd, l2pgd, cw, deepfool, l2deepfool, boundary, hopskipjump)."""
     factories = _factories()
     if name not in factories:
@@ -72,7 +97,7 @@ def make_attack(name: str, **params: Any) -> Any:
     return factories[name](**params)
 
 
-def resolve_attack(attack: Any) -> Any:
+def resolve_attack(attack: str | Attack) -> Attack:
     """An attack object as given, or made from its short name ("pgd") with default settings."""
     if isinstance(attack, str):
         return make_attack(attack)
@@ -120,7 +145,7 @@ def _monotone(best: list[torch.Tensor], broken: torch.Tensor, epsilons: Sequence
 
 
 def _attack_batch(
-    attack: Any, fmodel: Any, xb: torch.Tensor, yb: torch.Tensor, epsilons: Sequence[float] | None
+    attack: Attack, fmodel: FoolboxModel, xb: torch.Tensor, yb: torch.Tensor, epsilons: Sequence[float] | None
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """One attack run on one batch: adversarials per epsilon and success [eps, B]. Epsilon 0 is not
     attacked (nothing can move): the input itself, broken exactly when the model misreads it."""
@@ -128,7 +153,7 @@ def _attack_batch(
         _, clipped, success = attack(fmodel, xb, yb, epsilons=None)
         return [clipped.detach()], success[None].detach()
     nonzero = [float(e) for e in epsilons if float(e) > 0]
-    found = iter(())
+    found: Iterator[tuple[torch.Tensor, torch.Tensor]] = iter(())
     if nonzero:
         _, clipped, success = attack(fmodel, xb, yb, epsilons=nonzero)
         found = iter(zip(clipped, success, strict=True))
@@ -165,7 +190,7 @@ def run_attack(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    attack: Any,
+    attack: str | Attack,
     *,
     epsilons: Sequence[float] | None,
     batch_size: int = 500,

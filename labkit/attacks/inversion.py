@@ -174,6 +174,7 @@ def invert_with_queries(
         optimiser.zero_grad()
         (tv_weight * total_variation(x)).sum().backward()  # local prior: no queries needed
         with torch.no_grad():
+            assert x.grad is not None
             x.grad -= gradient  # ascend the estimated log-score
         optimiser.step()
         with torch.no_grad():

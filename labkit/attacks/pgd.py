@@ -119,33 +119,6 @@ def projected_gradient(
     return adv.detach()
 
 
-def linf_pgd(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    epsilon: float,
-    steps: int = 10,
-    step_size: float | None = None,
-    random_start: bool = True,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """L-inf PGD on the cross-entropy (Madry et al.); white-box, |delta|_inf <= epsilon.
-
-    Step size defaults to 2.5 * epsilon / steps, as in labkit.attacks.evasion's foolbox PGD.
-    """
-    return projected_gradient(
-        model,
-        x,
-        y,
-        epsilon=epsilon,
-        steps=steps,
-        step_size=step_size,
-        random_start=random_start,
-        generator=generator,
-    )
-
-
 def fgsm_random_start(
     model: nn.Module,
     x: torch.Tensor,

@@ -10,6 +10,7 @@ and `labkit.defenses.poison_filters` are scored against.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -130,7 +131,7 @@ def poison_labels(
         description = f"random label flips, {rate:.0%} of records"
     else:
         labels, touched = flip_labels_targeted(
-            y, source=source, target=int(target), rate=rate, num_classes=num_classes, seed=seed
+            y, source=source, target=int(cast(int, target)), rate=rate, num_classes=num_classes, seed=seed
         )
         description = f"targeted flips {source}->{target}, {rate:.0%} of class {source}"
     return PoisonedDataset(x=x, y=labels, touched=touched, description=description)

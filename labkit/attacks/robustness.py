@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from labkit.attacks.evasion import check_images, resolve_attack, run_attack
+from labkit.attacks.evasion import Attack, check_images, resolve_attack, run_attack
 from labkit.runtime import get_device
 
 
@@ -51,7 +51,7 @@ def robustness_curve(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    attack: Any,
+    attack: str | Attack,
     *,
     epsilons: Sequence[float],
     batch_size: int = 500,
@@ -81,7 +81,7 @@ def robust_accuracy(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    attack: Any,
+    attack: str | Attack,
     *,
     epsilon: float,
     batch_size: int = 500,
@@ -116,7 +116,7 @@ def adversarial_examples(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    attack: Any,
+    attack: str | Attack,
     *,
     epsilon: float | None,
     device: torch.device | None = None,
@@ -167,7 +167,7 @@ def minimal_perturbations(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    attack: Any,
+    attack: str | Attack,
     *,
     norm: str = "l2",
     batch_size: int = 500,

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from labkit.models import DigitsCNN
-from labkit.training import Augment, Loss, predict_logits, train_model
+from labkit.training import Augment, Loss, loss_objective, predict_logits, train_model
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -59,7 +59,7 @@ def train_surrogate(
         net,
         x,
         targets if soft else targets.long(),
-        loss=criterion,
+        objective=loss_objective(criterion),
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,

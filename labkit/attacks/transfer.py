@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
+from labkit.attacks.evasion import Attack, run_attack
 from labkit.training import predict_logits
 
 
@@ -62,7 +62,7 @@ def transfer_attack(
     target: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    attack: Any,
+    attack: str | Attack,
     *,
     epsilons: Sequence[float],
     device: torch.device | None = None,
@@ -73,8 +73,6 @@ def transfer_attack(
 
     Threat model: black-box transfer; only the surrogate's gradients are used. The target is only
     asked for its labels (here through the model itself, to measure the outcome)."""
-    from labkit.attacks.evasion import run_attack
-
     if not epsilons:
         raise ValueError("epsilons must be a non-empty list of perturbation sizes.")
     advs, _ = run_attack(surrogate, x, y, attack, epsilons=list(epsilons), device=device, progress=progress)

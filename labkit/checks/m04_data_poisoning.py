@@ -8,13 +8,13 @@ from typing import Any
 from labkit.checks.framework import CheckFailed, exercise
 
 
-def _labels(n: int, seed: int):
+def _labels(n: int, seed: int) -> Any:
     import torch
 
     return torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(seed))
 
 
-def _one_flip_case(flip: Any, labels, source: int, target: int, rate: float, seed: int) -> int:
+def _one_flip_case(flip: Any, labels: Any, source: int, target: int, rate: float, seed: int) -> int:
     import torch
 
     original = labels.clone()
@@ -131,7 +131,7 @@ def _check_diff(diff: Any) -> str:
     return "altered, injected (even exact copies) and removed records found, whatever the order."
 
 
-def _reference_disagreement(features, labels, k: int):
+def _reference_disagreement(features: Any, labels: Any, k: int) -> Any:
     import torch
 
     distances = torch.cdist(features, features)

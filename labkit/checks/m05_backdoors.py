@@ -7,7 +7,7 @@ from typing import Any
 from labkit.checks.framework import CheckFailed, exercise
 
 
-def _fake_reader(trigger: Any, target: int):
+def _fake_reader(trigger: Any, target: int) -> Any:
     """A stand-in cheque reader with a known backdoor, so the right answer is known exactly.
 
     It reads the class from the brightest of the first ten pixels of row 0. When the trigger is
@@ -36,7 +36,7 @@ def _fake_reader(trigger: Any, target: int):
     return FakeReader().eval()
 
 
-def _fake_digits(seed: int):
+def _fake_digits(seed: int) -> Any:
     import torch
 
     generator = torch.Generator().manual_seed(seed)
@@ -48,7 +48,7 @@ def _fake_digits(seed: int):
     return x, y
 
 
-def _expected_asr(x, y, target: int) -> float:
+def _expected_asr(x: Any, y: Any, target: int) -> float:
     keep = y != target
     flips = (x[keep, 0, 2, 0] > 0.5) | ((x[keep, 0, 2, 1] > 0.5) & ((y[keep] + 1) % 10 == target))
     return flips.float().mean().item()
@@ -89,7 +89,7 @@ def _check_asr(attack_success_rate: Any) -> str:
     return "Target-class images are left out, and only readings of the target count."
 
 
-def _spectral_case(seed: int):
+def _spectral_case(seed: int) -> Any:
     """Three classes with distinct means; class 1 holds a poisoned sub-population shifted along u."""
     import torch
 
@@ -112,7 +112,7 @@ def _spectral_case(seed: int):
     return features, torch.cat(labels), truth
 
 
-def _reference_spectral(features, labels):
+def _reference_spectral(features: Any, labels: Any) -> Any:
     import torch
 
     scores = torch.zeros(len(labels), dtype=torch.float64)
@@ -163,7 +163,7 @@ def _check_spectral(spectral_scores: Any) -> str:
     return "Scores match the spectral signature on hidden features; the poison scores highest."
 
 
-def _reference_mad(values):
+def _reference_mad(values: Any) -> Any:
     import torch
 
     values = torch.as_tensor(values, dtype=torch.float64)

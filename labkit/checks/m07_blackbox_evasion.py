@@ -16,8 +16,10 @@ def _linear_model() -> Any:
     generator = torch.Generator().manual_seed(707)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
     with torch.no_grad():
-        model[1].weight.copy_(torch.randn(10, 784, generator=generator) * 0.05)
-        model[1].bias.zero_()
+        linear = model[1]
+        assert isinstance(linear, nn.Linear)
+        linear.weight.copy_(torch.randn(10, 784, generator=generator) * 0.05)
+        linear.bias.zero_()
     return model.eval(), generator
 
 

@@ -84,16 +84,18 @@ def summarise_inputs(
     values at the ends of the valid range ("saturated"; None without a range)."""
     flat = x.detach().float().flatten()
     summary: dict[str, Any] = {
-        "mean": _round(flat.mean()),
-        "std": _round(flat.std(unbiased=False)),
-        "min": _round(flat.min()),
-        "max": _round(flat.max()),
+        "mean": _round(float(flat.mean())),
+        "std": _round(float(flat.std(unbiased=False))),
+        "min": _round(float(flat.min())),
+        "max": _round(float(flat.max())),
         "saturated": None,
     }
     if value_range is not None:
         low, high = value_range
         margin = 0.01 * (high - low)
-        summary["saturated"] = _round(((flat <= low + margin) | (flat >= high - margin)).float().mean())
+        summary["saturated"] = _round(
+            float(((flat <= low + margin) | (flat >= high - margin)).float().mean())
+        )
     return summary
 
 

@@ -79,7 +79,7 @@ def _resolve_model(
         card = model_card(model)
         module = load_model(model)
         digits = card["architecture"] == "DigitsCNN"
-        default = DIGIT_SHAPE if digits else (int(card["config"]["in_features"]),)
+        default: tuple[int, ...] | None = DIGIT_SHAPE if digits else (int(card["config"]["in_features"]),)
         name = model
     elif isinstance(model, nn.Module):
         module, name = model.eval(), type(model).__name__
