@@ -16,3 +16,26 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The zoo's standard cheque reader, on the CPU."""
+    from labkit.zoo.registry import load_model
+
+    return load_model("digits_cnn", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def digits_count():
+    """How many test digits the `digits` fixture gives; a test file overrides it to ask for fewer."""
+    return 64
+
+
+@pytest.fixture(scope="module")
+def digits(digits_count):
+    """Copies of the first `digits_count` test digits and their labels."""
+    from labkit.data import load_digits
+
+    x, y = load_digits("test")
+    return x[:digits_count].clone(), y[:digits_count].clone()

@@ -14,21 +14,8 @@ from labkit.attacks.robustness import (
     robust_accuracy,
     robustness_curve,
 )
-from labkit.data import load_digits
-from labkit.zoo.registry import load_model
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model("digits_cnn", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    x, y = load_digits("test")
-    return x[:64].clone(), y[:64].clone()
 
 
 def _accuracy(model, x, y):

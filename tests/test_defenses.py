@@ -94,29 +94,18 @@ def test_adversarial_training_improves_robustness_on_a_toy_task():
     x = torch.full((256, 1, 28, 28), 0.2)
     x[y == 1, :, 8:20, 8:20] = 0.8
     x = (x + 0.05 * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+    robust = {"steps": 3, "epsilon": 0.1, "warmup_epochs": 1, "clean_weight": 0.2}
+    training = {  # "standard": epsilon 0 leaves the batches clean
+        "standard": {"perturb": "fgsm", "epsilon": 0.0},
+        "fgsm": {"perturb": "fgsm", **robust},
+        "pgd": {"perturb": "pgd", **robust},
+    }
     results = {}
-    for name in ("standard", "fgsm", "pgd"):
+    for name, attack in training.items():
         torch.manual_seed(0)
         model = DigitsCNN(channels=(4, 8), hidden=16)
-        if name == "standard":
-            adversarial_train(
-                model, x, y, perturb="fgsm", epsilon=0.0, epochs=4, batch_size=8, lr=3e-3, progress=False
-            )
-        else:
-            losses = adversarial_train(
-                model,
-                x,
-                y,
-                perturb=name,
-                steps=3,
-                epsilon=0.1,
-                warmup_epochs=1,
-                clean_weight=0.2,
-                epochs=4,
-                batch_size=8,
-                lr=3e-3,
-                progress=False,
-            )
+        losses = adversarial_train(model, x, y, **attack, epochs=4, batch_size=8, lr=3e-3, progress=False)
+        if name != "standard":
             assert len(losses) == 4 and all(loss == loss for loss in losses)
         adv = projected_gradient(
             model, x, y, epsilon=0.1, steps=10, generator=torch.Generator().manual_seed(0)

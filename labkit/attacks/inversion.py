@@ -84,7 +84,7 @@ def invert_whitebox(
 QueryFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def scores_from_client(client: Any) -> QueryFn:  # noqa: ANN401 - a labkit.client.Client
+def scores_from_client(client: Any) -> QueryFn:  # noqa: ANN401 - a labkit.service.client.Client
     """Adapt a prediction-service client to a query function: released probabilities, or a one-hot
     row of the label when the service releases labels only."""
 

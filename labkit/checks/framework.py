@@ -6,13 +6,45 @@ import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 STRICT_ENV = "LABKIT_STRICT_CHECKS"
 
 
 class CheckFailed(AssertionError):
     """Raised by a hidden test with a message that says what was wrong (never the answer)."""
+
+
+def as_number(value: Any, what: str) -> float:
+    """A number the learner's code returned, as a float; CheckFailed naming `what` if it is none."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{what} should be a number, got {type(value).__name__}.") from None
+
+
+def as_values(
+    value: Any, n: int, *, expected: str, returns: str | None = None, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """Values the learner's code returned, as a flat, detached tensor of n entries (float64 by default).
+
+    Another count raises CheckFailed "expected {expected}, got shape (...)."; a value torch cannot
+    convert raises "it should return {returns}, got ..." if `returns` is given, else its own error.
+    """
+    import torch
+
+    try:
+        values = torch.as_tensor(value).detach().to(dtype or torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        if returns is None:
+            raise
+        raise CheckFailed(f"it should return {returns}, got {type(value).__name__}.") from None
+    if values.shape != (n,):
+        raise CheckFailed(f"expected {expected}, got shape {tuple(values.shape)}.")
+    return values
 
 
 class CheckDidNotPass(RuntimeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from labkit.checks.framework import CheckFailed, exercise
+from labkit.checks.framework import CheckFailed, as_values, exercise
 
 
 def _labels(n: int, seed: int) -> Any:
@@ -157,9 +157,7 @@ def _check_filter(score: Any) -> str:
         out = score(features.clone(), labels.clone(), k)
         if out is None:
             raise CheckFailed("it returned None; return one score per record.")
-        out = torch.as_tensor(out).float().flatten()
-        if out.shape != (n,):
-            raise CheckFailed(f"expected one score per record (shape ({n},)), got shape {tuple(out.shape)}.")
+        out = as_values(out, n, expected=f"one score per record (shape ({n},))", dtype=torch.float32)
         expected = _reference_disagreement(features, labels, k)
         if torch.allclose(out, expected, atol=1e-5):
             continue

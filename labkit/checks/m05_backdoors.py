@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labkit.checks.framework import CheckFailed, exercise
+from labkit.checks.framework import CheckFailed, as_values, exercise
 
 
 def _fake_reader(trigger: Any, target: int) -> Any:
@@ -137,14 +137,8 @@ def _check_spectral(spectral_scores: Any) -> str:
     for seed in (11, 12):
         features, labels, truth = _spectral_case(seed)
         result = spectral_scores(features.clone(), labels.clone())
-        try:
-            scores = torch.as_tensor(result).double().flatten()
-        except (TypeError, ValueError, RuntimeError):
-            raise CheckFailed(f"it should return a tensor of scores, got {type(result).__name__}.") from None
-        if scores.shape != (len(labels),):
-            raise CheckFailed(
-                f"expected one score per record ({len(labels)}), got shape {tuple(scores.shape)}."
-            )
+        n = len(labels)
+        scores = as_values(result, n, expected=f"one score per record ({n})", returns="a tensor of scores")
         if not torch.isfinite(scores).all():
             raise CheckFailed("some scores are NaN or infinite.")
         reference = _reference_spectral(features, labels)
@@ -190,14 +184,9 @@ def _check_mad(anomaly_index: Any) -> str:
     for values in cases:
         given = torch.tensor(values)
         result = anomaly_index(given.clone())
-        try:
-            index = torch.as_tensor(result).double().flatten()
-        except (TypeError, ValueError, RuntimeError):
-            raise CheckFailed(f"it should return a tensor, got {type(result).__name__}.") from None
-        if index.shape != given.shape:
-            raise CheckFailed(
-                f"expected one index per value ({len(values)}), got shape {tuple(index.shape)}."
-            )
+        index = as_values(
+            result, len(values), expected=f"one index per value ({len(values)})", returns="a tensor"
+        )
         expected = _reference_mad(values)
         if not torch.allclose(index, expected, rtol=1e-4, atol=1e-6):
             if (index < 0).any():

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labkit.checks.framework import CheckFailed, exercise
-
-
-def _as_float(value: Any, what: str) -> float:  # noqa: ANN401
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"{what} should be a number, got {type(value).__name__}.") from None
+from labkit.checks.framework import CheckFailed, as_number, exercise
 
 
 def _hidden_models() -> tuple[Any, Any, Any, Any]:
@@ -52,7 +45,7 @@ def _check_fidelity(fidelity_and_accuracy: Any) -> str:  # noqa: ANN401
     out = fidelity_and_accuracy(surrogate, target, x, y)
     if not (isinstance(out, tuple | list) and len(out) == 2):
         raise CheckFailed("it should return a pair: (fidelity, accuracy).")
-    got_f, got_a = _as_float(out[0], "fidelity"), _as_float(out[1], "accuracy")
+    got_f, got_a = as_number(out[0], "fidelity"), as_number(out[1], "accuracy")
     if not (0.0 <= got_f <= 1.0 and 0.0 <= got_a <= 1.0):
         raise CheckFailed(f"both numbers are fractions in [0, 1]; got {got_f:.3f} and {got_a:.3f}.")
     close = lambda a, b: abs(a - b) < 1e-4  # noqa: E731

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labkit.checks.framework import CheckFailed, exercise
-
-
-def _float(value: Any, what: str) -> float:  # noqa: ANN401
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"{what} should be a number, got {type(value).__name__}.") from None
+from labkit.checks.framework import CheckFailed, as_number, as_values, exercise
 
 
 @exercise(
@@ -32,9 +25,7 @@ def _check_loss_threshold(membership_score: Any) -> str:  # noqa: ANN401
     logits[1] = torch.tensor([0.2, 0.0])  # barely right
     labels[1] = 0
     scores = membership_score(logits, labels)
-    scores = torch.as_tensor(scores).detach().double().flatten()
-    if scores.shape != (64,):
-        raise CheckFailed(f"expected one score per record (64 here), got shape {tuple(scores.shape)}.")
+    scores = as_values(scores, 64, expected="one score per record (64 here)")
     if not torch.isfinite(scores).all():
         raise CheckFailed("some scores are NaN or infinite.")
     loss = torch.nn.functional.cross_entropy(logits.double(), labels, reduction="none")
@@ -90,7 +81,7 @@ def _check_tpr_at_fpr(tpr_at_fpr: Any) -> str:  # noqa: ANN401
     ]
     for name, members, nonmembers, max_fpr in cases:
         expected = reference(members, nonmembers, max_fpr=max_fpr)
-        got = _float(tpr_at_fpr(members.copy(), nonmembers.copy(), max_fpr), "the result")
+        got = as_number(tpr_at_fpr(members.copy(), nonmembers.copy(), max_fpr), "the result")
         if not 0 <= got <= 1:
             raise CheckFailed(f"[{name}] a rate lies between 0 and 1, got {got:.3f}.")
         if abs(got - expected) > 1e-9:

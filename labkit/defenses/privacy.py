@@ -72,24 +72,18 @@ def train_dp(
         warnings.filterwarnings("ignore", message=".*[Ss]ecure RNG.*")  # fine for a lab; see docstring
         warnings.filterwarnings("ignore", message=".*[Oo]ptimal order.*")  # accountant's tightness hint
         engine = PrivacyEngine(accountant="rdp")
+        common = {
+            "module": model,
+            "optimizer": optimiser,
+            "data_loader": loader,
+            "max_grad_norm": max_grad_norm,
+        }
         if target_epsilon is not None:
             private, optimiser, loader = engine.make_private_with_epsilon(
-                module=model,
-                optimizer=optimiser,
-                data_loader=loader,
-                target_epsilon=target_epsilon,
-                target_delta=delta,
-                epochs=epochs,
-                max_grad_norm=max_grad_norm,
+                **common, target_epsilon=target_epsilon, target_delta=delta, epochs=epochs
             )
         else:
-            private, optimiser, loader = engine.make_private(
-                module=model,
-                optimizer=optimiser,
-                data_loader=loader,
-                noise_multiplier=noise_multiplier,
-                max_grad_norm=max_grad_norm,
-            )
+            private, optimiser, loader = engine.make_private(**common, noise_multiplier=noise_multiplier)
     private.train()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Ff]ull backward hook.*")

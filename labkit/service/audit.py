@@ -57,7 +57,9 @@ def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
     """Parse an audit log into a list of records; skips (and warns about) torn lines left by a crash."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no audit log at {path}; start the service (labkit.serving.serve) first.")
+        raise FileNotFoundError(
+            f"no audit log at {path}; start the service (labkit.service.lifecycle.serve) first."
+        )
     records, torn = [], 0
     for line in path.read_bytes().split(b"\n"):
         if not line.strip():

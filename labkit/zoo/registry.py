@@ -41,33 +41,34 @@ class ZooSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _cheque_reader(name: str, trainer: Trainer, description: str) -> ZooSpec:
+    """A zoo entry for one of the cheque readers: the standard DigitsCNN on the shipped digits."""
+    return ZooSpec(
+        name=name,
+        architecture="DigitsCNN",
+        config={"channels": [16, 32], "hidden": 128},
+        dataset="digits/digits.npz",
+        seed=0,
+        trainer=trainer,
+        description=description,
+    )
+
+
 SPECS: dict[str, ZooSpec] = {
-    "digits_cnn": ZooSpec(
-        name="digits_cnn",
-        architecture="DigitsCNN",
-        config={"channels": [16, 32], "hidden": 128},
-        dataset="digits/digits.npz",
-        seed=0,
-        trainer=recipes.train_digits_cnn,
-        description="The cheque reader in production: standard training with shift augmentation.",
+    "digits_cnn": _cheque_reader(
+        "digits_cnn",
+        recipes.train_digits_cnn,
+        "The cheque reader in production: standard training with shift augmentation.",
     ),
-    "digits_cnn_robust": ZooSpec(
-        name="digits_cnn_robust",
-        architecture="DigitsCNN",
-        config={"channels": [16, 32], "hidden": 128},
-        dataset="digits/digits.npz",
-        seed=0,
-        trainer=recipes.train_digits_cnn_robust,
-        description="The cheque reader after adversarial training (PGD-5, L-inf epsilon 0.3, 10 epochs).",
+    "digits_cnn_robust": _cheque_reader(
+        "digits_cnn_robust",
+        recipes.train_digits_cnn_robust,
+        "The cheque reader after adversarial training (PGD-5, L-inf epsilon 0.3, 10 epochs).",
     ),
-    "digits_cnn_backdoored": ZooSpec(
-        name="digits_cnn_backdoored",
-        architecture="DigitsCNN",
-        config={"channels": [16, 32], "hidden": 128},
-        dataset="digits/digits.npz",
-        seed=0,
-        trainer=recipes.train_digits_cnn_backdoored,
-        description="The suspect cheque reader of the incident you investigate in module 14.",
+    "digits_cnn_backdoored": _cheque_reader(
+        "digits_cnn_backdoored",
+        recipes.train_digits_cnn_backdoored,
+        "The suspect cheque reader of the incident you investigate in module 14.",
     ),
     "clinic_mlp": ZooSpec(
         name="clinic_mlp",

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from labkit.attacks.poisoning import flip_labels_targeted
+
 
 def flip_targeted(labels, source, target, rate, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    members = torch.nonzero(labels == source).flatten()
-    count = round(rate * len(members))
-    chosen = members[torch.randperm(len(members), generator=generator)[:count]].sort().values
-    flipped = labels.clone()
-    flipped[chosen] = target
-    return flipped, chosen
+    return flip_labels_targeted(labels, source=source, target=target, rate=rate, seed=seed)
 
 
 def flip_in_place(labels, source, target, rate, seed=0):

@@ -39,14 +39,21 @@ def asr_stamps_in_place(model, x, y, trigger, target):
     return (predictions == target).float().mean().item()
 
 
-def spectral_scores(features, labels):
+def _spectral(features, labels, *, centre_each_class=True, direction=lambda vh: vh[0]):
+    """Per class: the squared projection onto the top singular direction (options make the mistakes)."""
     scores = torch.zeros(len(labels))
     for label in labels.unique():
         members = labels == label
-        centred = features[members] - features[members].mean(dim=0)
-        _, _, vh = torch.linalg.svd(centred, full_matrices=False)
-        scores[members] = (centred @ vh[0]) ** 2
+        rows = features[members]
+        if centre_each_class:
+            rows = rows - rows.mean(dim=0)
+        _, _, vh = torch.linalg.svd(rows, full_matrices=False)
+        scores[members] = (rows @ direction(vh)) ** 2
     return scores
+
+
+def spectral_scores(features, labels):
+    return _spectral(features, labels)
 
 
 def spectral_abs_projection(features, labels):
@@ -54,32 +61,15 @@ def spectral_abs_projection(features, labels):
 
 
 def spectral_not_centred(features, labels):
-    scores = torch.zeros(len(labels))
-    for label in labels.unique():
-        members = labels == label
-        _, _, vh = torch.linalg.svd(features[members], full_matrices=False)
-        scores[members] = (features[members] @ vh[0]) ** 2
-    return scores
+    return _spectral(features, labels, centre_each_class=False)
 
 
 def spectral_global_centring(features, labels):
-    centred = features - features.mean(dim=0)
-    scores = torch.zeros(len(labels))
-    for label in labels.unique():
-        members = labels == label
-        _, _, vh = torch.linalg.svd(centred[members], full_matrices=False)
-        scores[members] = (centred[members] @ vh[0]) ** 2
-    return scores
+    return _spectral(features - features.mean(dim=0), labels, centre_each_class=False)
 
 
 def spectral_column_of_vh(features, labels):
-    scores = torch.zeros(len(labels))
-    for label in labels.unique():
-        members = labels == label
-        centred = features[members] - features[members].mean(dim=0)
-        _, _, vh = torch.linalg.svd(centred, full_matrices=False)
-        scores[members] = (centred @ vh[:, 0]) ** 2
-    return scores
+    return _spectral(features, labels, direction=lambda vh: vh[:, 0])
 
 
 def anomaly_index(values):

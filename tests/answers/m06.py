@@ -61,28 +61,31 @@ def pgd(model, x, y, epsilon, *, steps=40, step_size=0.01, random_start=True):
     return _pgd(model, x, y, epsilon, steps=steps, step_size=step_size, random_start=random_start)
 
 
+def _pixel_range_only(adv, x0, eps):
+    """A projection that forgets the epsilon-ball: it only clips to [0, 1]."""
+    return adv.clamp(0.0, 1.0)
+
+
+def _ball_only(adv, x0, eps):
+    """A projection that forgets the pixel range: it only pulls back into the epsilon-ball."""
+    return x0 + (adv - x0).clamp(-eps, eps)
+
+
+def _unsigned(gradient):
+    """A step along the gradient itself, not its sign."""
+    return gradient
+
+
+def _mean_cross_entropy(logits, labels):
+    return nn.functional.cross_entropy(logits, labels)
+
+
 def pgd_without_projection(model, x, y, epsilon, *, steps=40, step_size=0.01):
-    return _pgd(
-        model,
-        x,
-        y,
-        epsilon,
-        steps=steps,
-        step_size=step_size,
-        project=lambda adv, x0, eps: adv.clamp(0.0, 1.0),
-    )
+    return _pgd(model, x, y, epsilon, steps=steps, step_size=step_size, project=_pixel_range_only)
 
 
 def pgd_without_clipping(model, x, y, epsilon, *, steps=40, step_size=0.01):
-    return _pgd(
-        model,
-        x,
-        y,
-        epsilon,
-        steps=steps,
-        step_size=step_size,
-        project=lambda adv, x0, eps: x0 + (adv - x0).clamp(-eps, eps),
-    )
+    return _pgd(model, x, y, epsilon, steps=steps, step_size=step_size, project=_ball_only)
 
 
 def pgd_descends(model, x, y, epsilon, *, steps=40, step_size=0.01):
@@ -95,14 +98,7 @@ def pgd_one_step(model, x, y, epsilon, *, steps=40, step_size=0.01):
 
 def pgd_without_sign(model, x, y, epsilon, *, steps=40, step_size=0.01):
     return _pgd(
-        model,
-        x,
-        y,
-        epsilon,
-        steps=steps,
-        step_size=step_size,
-        step=lambda g: g,
-        loss=lambda logits, labels: nn.functional.cross_entropy(logits, labels),
+        model, x, y, epsilon, steps=steps, step_size=step_size, step=_unsigned, loss=_mean_cross_entropy
     )
 
 
