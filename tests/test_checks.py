@@ -70,12 +70,12 @@ def test_check_prints_records_progress_and_is_strict_in_tests(capsys, monkeypatc
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     correct, _ = ANSWERS["00.integrity"]
     check("00.integrity", correct)
-    assert "✅" in capsys.readouterr().out
+    assert "✔" in capsys.readouterr().out
     with pytest.raises(NotImplementedError):
         check("00.integrity", _stub)
     with pytest.raises(CheckDidNotPass):
         check("00.integrity", ANSWERS["00.integrity"][1][0])
-    assert "❌" in capsys.readouterr().out
+    assert "✘" in capsys.readouterr().out
     entry = json.loads((tmp_path / "progress.json").read_text())["exercises"]["00.integrity"]
     assert entry["passed"] is True and entry["attempts"] == 3
 

@@ -135,8 +135,8 @@ def format_result(result: CheckResult) -> str:
     """The text a learner sees for a check result."""
     item = EXERCISES[result.exercise]
     if result.passed:
-        return f"✅ {result.exercise} {item.title}: passed. {result.message}"
-    return f"❌ {result.exercise} {item.title}: {result.message}\n   Hint: {item.hint}"
+        return f"✔ {result.exercise} {item.title}: passed. {result.message}"
+    return f"✘ {result.exercise} {item.title}: {result.message}\n   Hint: {item.hint}"
 
 
 def check(exercise_id: str, answer: Any) -> None:
