@@ -1,12 +1,16 @@
 """The prediction service's append-only JSONL audit log and the input summaries it records.
 
-One line per request, written with one `os.write` under one lock, then fsync'd: concurrent requests
-never interleave, and a crash can at worst leave one torn last line, which readers skip.
+One line per request, written with one `os.write` under one lock: concurrent requests never
+interleave, and a crash can at worst leave one torn last line, which readers skip. Lines that record an
+answered (charged) prediction are fsync'd; the rest are only written (a flood of refused requests cannot
+make the service sync the disk). Every record is made serialisable first: non-finite floats become the
+strings "nan", "inf", "-inf" and strings longer than `max_field` characters are cut.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import warnings
@@ -19,10 +23,10 @@ import torch
 class AuditLog:
     """Append-only JSONL file: `append(record)` writes one whole line and makes it durable."""
 
-    def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
+    def __init__(self, path: str | Path, *, fsync: bool = True, max_field: int = 1024) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fsync = fsync
+        self.fsync, self.max_field = fsync, max_field
         self._lock = threading.Lock()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if self.path.stat().st_size and not self._ends_with_newline():
@@ -33,16 +37,17 @@ class AuditLog:
             handle.seek(-1, os.SEEK_END)
             return handle.read(1) == b"\n"
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Write one record as one line (a single write call), then flush it to disk."""
-        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+    def append(self, record: dict[str, Any], *, durable: bool = True) -> None:
+        """Write one record as one line (a single write call); fsync it if `durable` (and the log syncs)."""
+        clean = jsonable(record, max_field=self.max_field)
+        line = (json.dumps(clean, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
         with self._lock:
             if self._fd < 0:
                 raise ValueError(f"the audit log {self.path} is closed.")
             written = os.write(self._fd, line)
             while written < len(line):  # regular files write whole lines; be safe anyway
                 written += os.write(self._fd, line[written:])
-            if self.fsync:
+            if self.fsync and durable:
                 os.fsync(self._fd)
 
     def close(self) -> None:
@@ -53,21 +58,52 @@ class AuditLog:
                 self._fd = -1
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most about `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...(+{len(text) - limit} characters)"
+
+
+def jsonable(value: Any, *, max_field: int = 1024) -> Any:  # noqa: ANN401 - any JSON value
+    """A copy of `value` that json.dumps(allow_nan=False) always accepts: non-finite floats as strings,
+    long strings clipped, tuples as lists, anything else as its (clipped) repr."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return clip(value, max_field)
+    if isinstance(value, dict):
+        return {clip(str(k), max_field): jsonable(v, max_field=max_field) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, max_field=max_field) for v in value]
+    return clip(repr(value), max_field)
+
+
 def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
-    """Parse an audit log into a list of records; skips (and warns about) torn lines left by a crash."""
+    """Parse an audit log into a list of records; skips (and warns about) torn lines left by a crash
+    and raises ValueError, naming the file and line, for a line that is JSON but not an object."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"no audit log at {path}; start the service (labkit.service.lifecycle.serve) first."
         )
     records, torn = [], 0
-    for line in path.read_bytes().split(b"\n"):
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except ValueError:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
             torn += 1
+            continue
+        if not isinstance(record, dict):
+            raise ValueError(
+                f"{path}, line {number}: an audit line must be a JSON object, not {type(record).__name__} "
+                f"({clip(line.decode('utf-8', 'replace'), 80)}); this file is not (only) an audit log."
+            )
+        records.append(record)
     if torn:
         warnings.warn(
             f"{path}: skipped {torn} torn line(s) (a crash mid-write); the rest are whole.", stacklevel=2
@@ -84,7 +120,7 @@ def summarise_inputs(
 ) -> dict[str, Any]:
     """Compact statistics of a validated batch for detectors: mean, std, min, max and the fraction of
     values at the ends of the valid range ("saturated"; None without a range)."""
-    flat = x.detach().float().flatten()
+    flat = x.detach().double().flatten()  # float64: float32 inputs near 3e38 keep a finite std
     summary: dict[str, Any] = {
         "mean": _round(float(flat.mean())),
         "std": _round(float(flat.std(unbiased=False))),

@@ -20,6 +20,7 @@ from typing import Any
 from torch import nn
 
 from labkit.policy import check_policy
+from labkit.service import arguments
 from labkit.service.app import DEFAULT_KEYS, DIGIT_SHAPE, ServiceConfig, ServiceState, build_app
 from labkit.service.audit import AuditLog, read_audit_log
 from labkit.service.client import Client
@@ -62,6 +63,7 @@ class Service:
         if self._thread.is_alive():
             self._server.force_exit = True
             self._thread.join(timeout)
+        self._state.close()
         self._state.log.close()
 
     def __repr__(self) -> str:
@@ -86,7 +88,7 @@ def _resolve_model(
         default = DIGIT_SHAPE if isinstance(model, DigitsCNN) else None
     else:
         raise TypeError(f"serve() takes a zoo model name or an nn.Module, not {type(model).__name__}.")
-    shape = tuple(int(s) for s in input_shape) if input_shape is not None else default
+    shape = input_shape if input_shape is not None else default
     if shape is None:
         raise ValueError(f"pass input_shape=... for a {name} (the shape of one input, e.g. (30,)).")
     if shape == (28, 28):
@@ -118,19 +120,26 @@ def serve(
     input_shape: tuple[int, ...] | None = None,
     value_range: tuple[float, float] | None = None,
     max_body_bytes: int | None = None,
+    body_timeout: float = 10.0,
     fsync: bool = True,
     startup_timeout: float = 20.0,
 ) -> Iterator[Service]:
     """Serve a zoo model (or an nn.Module with `input_shape`) on 127.0.0.1 at a free port until the
     `with` block ends. Digit models accept N x 1 x 28 x 28 in [0, 1]; other models N x input_shape of
-    finite numbers (within `value_range` if given). Audit lines go to `log_path` (appended)."""
+    finite numbers (within `value_range` if given). Audit lines go to `log_path` (appended); a body
+    must arrive within `body_timeout` seconds. Every argument is checked before anything starts."""
     check_policy(policy, decimals=decimals, top_k=top_k)
-    if rate_limit is not None and rate_limit <= 0:
-        raise ValueError(f"rate_limit must be > 0 requests per second (or None), not {rate_limit}.")
-    if budget is not None and budget < 0:
-        raise ValueError(f"budget must be >= 0 images (or None), not {budget}.")
-    if max_batch < 1:
-        raise ValueError(f"max_batch must be at least 1 input per request, not {max_batch}.")
+    keys = arguments.api_keys(DEFAULT_KEYS if api_keys is None else api_keys)
+    rate_limit = arguments.rate(rate_limit)
+    budget = arguments.whole_or_none("budget", budget, low=0, what=" images")
+    max_batch = arguments.whole("max_batch", max_batch, low=1, what=" inputs per request")
+    input_shape = arguments.shape(input_shape)
+    value_range = arguments.value_range(value_range)
+    max_body_bytes = arguments.whole_or_none("max_body_bytes", max_body_bytes, low=64, what=" bytes")
+    body_timeout = arguments.positive("body_timeout", body_timeout, what=" seconds")
+    fsync = arguments.flag("fsync", fsync)
+    startup_timeout = arguments.positive("startup_timeout", startup_timeout, what=" seconds")
+    path = arguments.log_path(log_path)
     module, name, shape = _resolve_model(model, input_shape)
     per_input = math.prod(shape)
     config = ServiceConfig(
@@ -140,14 +149,15 @@ def serve(
         policy=policy,
         decimals=decimals,
         top_k=top_k,
-        api_keys=dict(DEFAULT_KEYS if api_keys is None else api_keys),
+        api_keys=keys,
         rate_limit=rate_limit,
         budget=budget,
         max_batch=max_batch,
         # JSON numbers take up to ~24 characters each; base64 float32 takes under 6 bytes per value
         max_body_bytes=max_body_bytes or 4096 + 24 * per_input * max_batch,
         value_range=value_range,
-        log_path=Path(log_path) if log_path else _default_log_path(name),
+        log_path=path or _default_log_path(name),
+        body_timeout=body_timeout,
     )
     state = ServiceState(config, AuditLog(config.log_path, fsync=fsync))
     server, thread, port = _start(build_app(state), startup_timeout)
@@ -175,6 +185,7 @@ def _start(app: Any, timeout: float) -> tuple[Any, threading.Thread, int]:  # no
         loop="asyncio",
         http="h11",
         timeout_graceful_shutdown=2,
+        timeout_keep_alive=5,  # an idle kept-alive connection is closed after 5 s
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

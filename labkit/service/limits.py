@@ -74,3 +74,43 @@ class Limits:
         """Images answered per client so far."""
         with self.lock:
             return {client: usage.images for client, usage in self.usage.items()}
+
+
+class LogThrottle:
+    """Per-source token bucket for audit lines nobody is accountable for (unauthenticated requests,
+    unknown paths): at most `burst` lines at once and `rate` per second after that. Lines over the
+    limit are counted, and the count is handed back with the source's next allowed line (or by
+    `drain` at shutdown) so a summary line records them: nothing is silently lost."""
+
+    def __init__(self, *, rate: float = 10.0, burst: int = 20, max_sources: int = 4096) -> None:
+        self.rate, self.burst, self.max_sources = rate, burst, max_sources
+        self.lock = threading.Lock()
+        self._buckets: dict[str, list[float]] = {}  # source -> [tokens, last refill, suppressed]
+
+    def allow(self, source: str) -> tuple[bool, int]:
+        """(may this line be written, how many earlier lines from `source` were suppressed and not
+        yet reported). The count is reported once: a caller that gets it must log it."""
+        now = time.monotonic()
+        with self.lock:
+            bucket = self._buckets.get(source)
+            if bucket is None:
+                if len(self._buckets) >= self.max_sources:  # forget sources with nothing pending
+                    for name in [s for s, b in self._buckets.items() if not b[2]]:
+                        del self._buckets[name]
+                bucket = self._buckets.setdefault(source, [float(self.burst), now, 0.0])
+            bucket[0] = min(float(self.burst), bucket[0] + (now - bucket[1]) * self.rate)
+            bucket[1] = now
+            if bucket[0] < 1.0:
+                bucket[2] += 1
+                return False, 0
+            bucket[0] -= 1.0
+            suppressed, bucket[2] = int(bucket[2]), 0.0
+            return True, suppressed
+
+    def drain(self) -> dict[str, int]:
+        """Suppressed counts not yet reported, per source (and forget them)."""
+        with self.lock:
+            pending = {source: int(b[2]) for source, b in self._buckets.items() if b[2]}
+            for bucket in self._buckets.values():
+                bucket[2] = 0.0
+            return pending

@@ -2,6 +2,7 @@
 RequestError that says what was wrong (HTTP status, kind, message).
 """
 
+import asyncio
 import base64
 import binascii
 import json
@@ -10,11 +11,15 @@ from typing import Any
 
 import numpy as np
 
+MAX_MESSAGE = 500  # characters of an error message (which may quote the client's input)
+
 
 class RequestError(Exception):
     """A request the service refuses: HTTP status, a machine-readable kind and a helpful message."""
 
     def __init__(self, status: int, kind: str, message: str, *, retry_after: float | None = None) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = f"{message[:MAX_MESSAGE]}...(+{len(message) - MAX_MESSAGE} characters)"
         super().__init__(message)
         self.status, self.kind, self.message, self.retry_after = status, kind, message, retry_after
 
@@ -23,10 +28,16 @@ _DTYPES = {"float32": np.float32, "float64": np.float64, "uint8": np.uint8}
 
 
 def decode_body(raw: bytes) -> Any:  # noqa: ANN401 - nested lists or an array
+    """The inputs of a JSON body ({"inputs": lists} or {"array": {dtype, shape, data}}), or a
+    RequestError (400 for unreadable JSON, 422 for an array that does not add up)."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(400, "bad_request", f"the body is not valid JSON ({error}).") from None
+    except RecursionError:
+        raise RequestError(
+            400, "bad_request", "the JSON is nested too deeply; send at most 4 levels of lists."
+        ) from None
     if not isinstance(body, dict) or not ({"inputs", "array"} & set(body)):
         raise RequestError(
             400,
@@ -39,7 +50,7 @@ def decode_body(raw: bytes) -> Any:  # noqa: ANN401 - nested lists or an array
     spec = body["array"]
     if not isinstance(spec, dict) or not {"dtype", "shape", "data"} <= set(spec):
         raise RequestError(400, "bad_request", '"array" needs "dtype", "shape" and "data" (base64).')
-    if spec["dtype"] not in _DTYPES:
+    if not isinstance(spec["dtype"], str) or spec["dtype"] not in _DTYPES:
         raise RequestError(
             422,
             "invalid_input",
@@ -54,8 +65,10 @@ def decode_body(raw: bytes) -> Any:  # noqa: ANN401 - nested lists or an array
         raise RequestError(
             422, "invalid_input", f"array shape {shape!r} must be a list of 1 to 4 non-negative integers."
         )
+    if not isinstance(spec["data"], str):
+        raise RequestError(422, "invalid_input", "array data must be a base64 string.")
     try:
-        data = base64.b64decode(str(spec["data"]), validate=True)
+        data = base64.b64decode(spec["data"], validate=True)
     except (binascii.Error, ValueError):
         raise RequestError(400, "bad_request", "array data is not valid base64.") from None
     dtype = np.dtype(_DTYPES[spec["dtype"]])
@@ -69,7 +82,17 @@ def decode_body(raw: bytes) -> Any:  # noqa: ANN401 - nested lists or an array
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-async def read_body(request: Any, limit: int) -> bytes:  # noqa: ANN401 - a starlette Request
+async def read_body(request: Any, limit: int, *, timeout: float) -> bytes:  # noqa: ANN401 - a starlette Request
+    """The whole body, or a RequestError: 413 over `limit` bytes, 408 if it takes over `timeout` s."""
+    try:
+        return await asyncio.wait_for(_read(request, limit), timeout)
+    except asyncio.TimeoutError:
+        raise RequestError(
+            408, "timeout", f"the body did not arrive within {timeout:g} s; send it in one go."
+        ) from None
+
+
+async def _read(request: Any, limit: int) -> bytes:  # noqa: ANN401 - a starlette Request
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestError(

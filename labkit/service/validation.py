@@ -18,6 +18,28 @@ class InputValidationError(ValueError):
 _EXPECTED = "send N x 1 x 28 x 28, N x 28 x 28 or one 28 x 28 image"
 
 
+def numbers_from_lists(data: list | tuple, expected: str) -> np.ndarray:
+    """Nested lists of real numbers -> a float64 array; refuse booleans (JSON true/false), strings,
+    None, ragged rows and numbers too large for a float with an InputValidationError."""
+    try:
+        objects = np.asarray(data, dtype=object)
+    except (ValueError, TypeError, RecursionError):
+        objects = np.asarray([None], dtype=object)  # unreadable: reported as ragged below
+    kinds = set(map(type, objects.ravel().tolist())) if objects.size else set()
+    if any(issubclass(kind, (bool, np.bool_)) for kind in kinds):
+        raise InputValidationError(f"booleans (true/false) are not numbers; {expected}, all numbers.")
+    if not all(issubclass(kind, (int, float, np.integer, np.floating)) for kind in kinds):
+        raise InputValidationError(
+            f"the lists are ragged (rows of different lengths) or hold non-numbers; {expected}, all numbers."
+        )
+    try:
+        return objects.astype(np.float64)
+    except (OverflowError, ValueError, TypeError):
+        raise InputValidationError(
+            f"some numbers are too large to be read as floats; {expected}, all finite numbers."
+        ) from None
+
+
 def _as_array(data: Any) -> np.ndarray:
     if isinstance(data, torch.Tensor):
         tensor = data.detach().cpu()
@@ -25,13 +47,7 @@ def _as_array(data: Any) -> np.ndarray:
     if isinstance(data, np.ndarray):
         return data
     if isinstance(data, (list, tuple)):
-        try:
-            return np.asarray(data, dtype=np.float64)
-        except (ValueError, TypeError):
-            raise InputValidationError(
-                f"the pixel lists are ragged (rows of different lengths) or hold non-numbers; "
-                f"{_EXPECTED}, all numbers."
-            ) from None
+        return numbers_from_lists(data, _EXPECTED)
     raise InputValidationError(
         f"expected a list, NumPy array or torch tensor of pixels, got {type(data).__name__}."
     )
@@ -88,16 +104,26 @@ def validate_vectors(
     data: Any, shape: tuple[int, ...], *, max_batch: int, value_range: tuple[float, float] | None
 ) -> torch.Tensor:
     """Generic check for non-image models: N x *shape (or one input) of finite numbers."""
-    try:
-        array = np.asarray(data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else data)
-    except (ValueError, TypeError):
-        raise InputValidationError("the input lists are ragged; every input needs the same shape.") from None
+    wanted = " x ".join(map(str, shape))
+    if isinstance(data, (list, tuple)):
+        array = numbers_from_lists(data, f"send N x {wanted}")
+    elif isinstance(data, torch.Tensor):
+        array = (
+            data.detach().cpu().float().numpy()
+            if data.dtype == torch.bfloat16
+            else data.detach().cpu().numpy()
+        )
+    elif isinstance(data, np.ndarray):
+        array = data
+    else:
+        raise InputValidationError(
+            f"expected a list, NumPy array or tensor of inputs, got {type(data).__name__}."
+        )
     if array.dtype == object or array.dtype.kind not in "fiu" or array.dtype == np.bool_:
         raise InputValidationError(f"inputs have dtype {array.dtype}; send numbers (floats).")
     if tuple(array.shape) == shape:
         array = array[None]
     if tuple(array.shape[1:]) != shape:
-        wanted = " x ".join(map(str, shape))
         raise InputValidationError(f"input has shape {tuple(array.shape)}; send N x {wanted}.")
     if len(array) == 0:
         raise InputValidationError("the batch is empty; send at least one input.")
@@ -105,7 +131,8 @@ def validate_vectors(
         raise InputValidationError(
             f"batch of {len(array)} inputs exceeds the limit of {max_batch}; split it up."
         )
-    array = array.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = array.astype(np.float32)  # too large for float32 becomes inf, refused next
     if not np.isfinite(array).all():
         raise InputValidationError("some values are NaN or infinite; every value must be a finite number.")
     if value_range is not None:
