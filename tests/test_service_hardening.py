@@ -305,3 +305,12 @@ def test_validation_refuses_values_too_large_for_a_float():
     with pytest.raises(InputValidationError, match="too large"):
         validate_vectors([[10**400, 0, 0, 0]], (4,), max_batch=4, value_range=None)
     assert validate_vectors(np.ones((2, 4)), (4,), max_batch=4, value_range=None).shape == (2, 4)
+
+
+def test_a_body_with_far_too_many_numbers_is_refused_before_parsing(tmp_path):
+    body = json.dumps({"inputs": [[[0] * 28] * 28] * 2900}, separators=(",", ":")).encode()  # 4.7 MB
+    with serve("digits_cnn", log_path=tmp_path / "o.jsonl", fsync=False) as service:
+        assert len(body) < service.config.max_body_bytes  # within the byte limit: only the count refuses it
+        response = service.client().post(body)
+        assert response.status_code == 422 and "far more than" in response.json()["message"]
+        assert service.audit_log()[-1]["status"] == 422

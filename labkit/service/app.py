@@ -161,7 +161,7 @@ def _answer(
     record["bytes"] = len(raw)
     record["input_sha256"] = hashlib.sha256(raw).hexdigest()
     try:
-        x = state.validate(decode_body(raw))
+        x = state.validate(decode_body(raw, max_values=cfg.max_batch * math.prod(cfg.input_shape)))
     except InputValidationError as error:
         raise RequestError(422, "invalid_input", str(error)) from None
     except (RecursionError, OverflowError, TypeError) as error:

@@ -27,9 +27,17 @@ class RequestError(Exception):
 _DTYPES = {"float32": np.float32, "float64": np.float64, "uint8": np.uint8}
 
 
-def decode_body(raw: bytes) -> Any:  # noqa: ANN401 - nested lists or an array
+def decode_body(raw: bytes, *, max_values: int | None = None) -> Any:  # noqa: ANN401 - lists or an array
     """The inputs of a JSON body ({"inputs": lists} or {"array": {dtype, shape, data}}), or a
-    RequestError (400 for unreadable JSON, 422 for an array that does not add up)."""
+    RequestError (400 for unreadable JSON, 422 for an array that does not add up). A body with more
+    separators than `max_values` numbers in non-empty lists can have is refused before it is parsed
+    (parsing holds the interpreter lock: a huge body must not stall the service)."""
+    if max_values is not None and raw.count(b",") > 2 * max_values + 16:
+        raise RequestError(
+            422,
+            "invalid_input",
+            f"the body holds far more than the {max_values} numbers a request may carry; send fewer inputs.",
+        )
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
