@@ -13,8 +13,8 @@ from labkit.checks.framework import CheckFailed, exercise
 @exercise(
     "00.integrity",
     title="verify an artifact before you trust it",
-    hint="Hash the file's bytes (not its name) with hashlib.sha256, reading the whole file, "
-    "and compare the hex digest with the expected one; return a bool.",
+    hint="A digest vouches for content: what exactly goes into the hash, and all of it? The answer "
+    "is a yes/no.",
 )
 def _check_integrity(is_untampered: Any) -> str:
     with tempfile.TemporaryDirectory() as tmp:
@@ -26,6 +26,17 @@ def _check_integrity(is_untampered: Any) -> str:
         if not isinstance(result, bool):
             raise CheckFailed(f"it should return True or False, but returned {result!r}.")
         if result is not True:
+            if is_untampered(path, hashlib.sha256(str(path).encode()).hexdigest()) is True:
+                raise CheckFailed(
+                    "it hashes the file's name (its path), not its bytes: anyone can swap the content "
+                    "behind an unchanged name."
+                )
+            for size in (1 << 10, 1 << 12, 1 << 13, 1 << 16, 1 << 20):
+                if is_untampered(path, hashlib.sha256(payload[:size]).hexdigest()) is True:
+                    raise CheckFailed(
+                        f"on a {len(payload) // 1000} kB file it hashes only the first {size} bytes: "
+                        "a change past them goes unseen."
+                    )
             raise CheckFailed("it returned False for an intact file and its correct hash.")
         if is_untampered(str(path), good) is not True:
             raise CheckFailed("it should accept the path as a string too (use Path or open()).")
@@ -46,8 +57,8 @@ def _check_integrity(is_untampered: Any) -> str:
 @exercise(
     "00.review_queue",
     title="route low-confidence cheques to a person",
-    hint="Turn logits into probabilities with torch.softmax(logits, dim=1); the digit is the "
-    "arg-max, the confidence is the max probability; review where confidence < threshold.",
+    hint="The threshold is a probability: a confidence the model gives each cheque, among that "
+    "cheque's ten classes. A cheque goes to a person only when the model is less sure than that.",
 )
 def _check_review_queue(triage: Any) -> str:
     import torch
@@ -68,6 +79,11 @@ def _check_review_queue(triage: Any) -> str:
             f"and {tuple(review.shape)}."
         )
     if not torch.equal(digits.long(), probs.argmax(dim=1)):
+        if torch.equal(digits.long(), torch.softmax(logits, dim=0).argmax(dim=1)):
+            raise CheckFailed(
+                "the probabilities are normalised over the batch (each class's column sums to 1), not "
+                "over each cheque's ten classes: the digits then depend on the other cheques."
+            )
         raise CheckFailed("some digits differ from the class the model scores highest.")
     if review.dtype != torch.bool:
         raise CheckFailed(f"needs_review should be a bool tensor, got dtype {review.dtype}.")
@@ -80,5 +96,31 @@ def _check_review_queue(triage: Any) -> str:
                 "a row with logits (4.0, 3.9, 3.8, ...) was not flagged: compare the "
                 "probability, not the raw logit, with the threshold."
             )
+        if torch.equal(review, probs.max(dim=1).values <= threshold):
+            raise CheckFailed(
+                "a cheque exactly at the threshold was flagged: only *less* sure goes to a person."
+            )
         raise CheckFailed(f"{int((review != expected).sum())} of 64 review flags are wrong.")
+    at = float(probs[5].max())  # a threshold equal to one cheque's confidence: it is not flagged
+    _, flags = (torch.as_tensor(v) for v in triage(logits, at))
+    if torch.equal(flags, probs.max(dim=1).values <= at) and bool(flags[5]):
+        raise CheckFailed(
+            "a cheque whose confidence equals the threshold exactly was flagged: only cheques the "
+            "model is *less* sure about than the threshold go to a person."
+        )
     return f"{int(expected.sum())} of 64 readings would go to a person at threshold {threshold}."
+
+
+def reference_is_untampered(path: str | Path, expected_sha256: str) -> bool:
+    """The reference for 00.integrity (a notebook's fallback while the exercise is a stub)."""
+    from labkit.integrity import sha256_file
+
+    return sha256_file(path) == expected_sha256.lower()
+
+
+def reference_triage(logits: Any, threshold: float) -> tuple[Any, Any]:
+    """The reference for 00.review_queue: (digit per row, True where top probability < threshold)."""
+    import torch
+
+    confidence, digits = torch.softmax(logits, dim=1).max(dim=1)
+    return digits, confidence < threshold

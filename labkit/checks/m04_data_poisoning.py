@@ -38,11 +38,15 @@ def _one_flip_case(flip: Any, labels: Any, source: int, target: int, rate: float
     members = int((labels == source).sum())
     expected_count = round(rate * members)
     if len(touched) != expected_count:
-        raise CheckFailed(
-            f"with {members} records of class {source} and rate {rate}, {expected_count} records should "
-            f"be flipped, but {len(touched)} indices were returned. The rate is a fraction of the "
-            f"source class, not of the whole dataset."
+        said = (
+            f"with {members} records of class {source} and rate {rate}, {len(touched)} indices were "
+            f"returned where {rate} * {members} = {rate * members:g} asks for {expected_count}"
         )
+        if len(touched) == int(rate * members):
+            raise CheckFailed(f"{said}: int() truncates {rate * members:g} down instead of rounding it.")
+        if len(touched) == min(members, round(rate * len(labels))):
+            raise CheckFailed(f"{said}: the rate was taken of the whole dataset, not of the source class.")
+        raise CheckFailed(f"{said}.")
     if len(set(touched.tolist())) != len(touched):
         raise CheckFailed("touched contains the same index more than once.")
     if touched.numel() and not torch.equal(touched, touched.sort().values):
@@ -50,6 +54,11 @@ def _one_flip_case(flip: Any, labels: Any, source: int, target: int, rate: float
     if touched.numel() and (int(touched.min()) < 0 or int(touched.max()) >= len(labels)):
         raise CheckFailed("some touched indices are outside the dataset.")
     if not bool((labels[touched] == source).all()):
+        if touched.numel() and int(touched.max()) < members:
+            raise CheckFailed(
+                f"the touched indices are positions within the list of class-{source} records, not "
+                f"positions in the whole dataset."
+            )
         raise CheckFailed(
             f"some touched indices point at records that were not of class {source}: flip only records "
             f"of the source class, and give their positions in the whole dataset (not within the class)."
@@ -66,16 +75,27 @@ def _one_flip_case(flip: Any, labels: Any, source: int, target: int, rate: float
 @exercise(
     "04.flip",
     title="class-targeted label flipping that records what it touched",
-    hint="Find the positions of the source-class records in the whole dataset (torch.nonzero), pick "
-    "round(rate * their count) of them at random with a seeded generator, relabel those on a clone, "
-    "and return the chosen positions sorted.",
+    hint="The touched indices are your ground truth for scoring defences later, so they must be exact: "
+    "which records (of the source class, as dataset positions), how many (a share of that class, "
+    "rounded to the nearest whole record), and reproducible from the seed alone. The labels you "
+    "were given must not change.",
 )
 def _check_flip(flip: Any) -> str:
+    import torch
+
     labels = _labels(400, 404)
     counts = [_one_flip_case(flip, labels, 1, 7, 0.4, 0)]
     counts.append(_one_flip_case(flip, labels, 3, 8, 1.0, 1))
     counts.append(_one_flip_case(flip, labels, 5, 2, 0.0, 2))
     counts.append(_one_flip_case(flip, _labels(97, 7), 9, 4, 0.25, 3))
+    first, again = flip(labels.clone(), 1, 7, 0.4, 11)[1], flip(labels.clone(), 1, 7, 0.4, 11)[1]
+    if not torch.equal(torch.as_tensor(first), torch.as_tensor(again)):
+        raise CheckFailed(
+            "two calls with the same seed flipped different records: the choice does not come from "
+            "the seed argument (is it drawn from the global random state?)."
+        )
+    if torch.equal(torch.as_tensor(first), torch.as_tensor(flip(labels.clone(), 1, 7, 0.4, 12)[1])):
+        raise CheckFailed("seeds 11 and 12 flipped the same records: the seed argument is not used.")
     return f"flipped {counts[0]} ones to sevens and left every other record alone; ground truth recorded."
 
 
@@ -87,8 +107,24 @@ def _diff_case(diff: Any, reference: dict, current: dict, expected: tuple, case:
     out = diff(dict(reference), dict(current))
     if not (isinstance(out, (tuple, list)) and len(out) == 3):
         raise CheckFailed("it should return three lists: (altered, injected, removed).")
-    for name, got, want in zip(("altered", "injected", "removed"), out, expected, strict=True):
-        got = [str(v) for v in got]
+    got_lists = [[str(v) for v in lst] for lst in out]
+    if (
+        expected[1] != expected[2]
+        and sorted(got_lists[1]) == sorted(expected[2])
+        and sorted(got_lists[2]) == sorted(expected[1])
+    ):
+        raise CheckFailed(f"{case}: injected and removed are swapped.")
+    if not any(expected) and got_lists[0]:
+        raise CheckFailed(
+            f"{case}: it reports {len(got_lists[0])} altered records although no record changed: it pairs "
+            f"records by their position in the manifest, not by their id."
+        )
+    if "chq-0100" in expected[1] and "chq-0100" not in got_lists[1]:
+        raise CheckFailed(
+            f"{case}: a new record that is an exact copy of an existing one (a new id, a known hash) "
+            f"was not reported as injected: it matches records by content, not by id."
+        )
+    for name, got, want in zip(("altered", "injected", "removed"), got_lists, expected, strict=True):
         if len(set(got)) != len(got):
             raise CheckFailed(f"{case}: the {name} list repeats a record id.")
         if sorted(got) != sorted(want):
@@ -143,9 +179,8 @@ def _reference_disagreement(features: Any, labels: Any, k: int) -> Any:
 @exercise(
     "04.filter",
     title="neighbour label-consistency score",
-    hint="Compute all pairwise distances (torch.cdist), make sure a record cannot be its own neighbour, "
-    "take the k smallest per row (topk with largest=False), and average whether each neighbour's label "
-    "differs from the record's own label.",
+    hint="The score answers: of the k records most like this one, what share carry another label? "
+    "Think about who counts as a neighbour (and who should not), and what kind of number comes out.",
 )
 def _check_filter(score: Any) -> str:
     import torch
@@ -165,6 +200,18 @@ def _check_filter(score: Any) -> str:
             raise CheckFailed("the scores are inverted: return the fraction of neighbours that *disagree*.")
         if float(out.min()) < 0 or float(out.max()) > 1:
             raise CheckFailed("scores should be fractions between 0 and 1.")
+        if (
+            k > 1
+            and bool(((out == 0) | (out == 1)).all())
+            and not bool(((expected == 0) | (expected == 1)).all())
+        ):
+            raise CheckFailed(
+                f"with k={k} every score is 0 or 1: a yes/no vote per record, not the fraction of its "
+                f"neighbours that disagree."
+            )
+        far = torch.cdist(features, features).topk(k, largest=True).indices
+        if torch.allclose(out, (labels[far] != labels[:, None]).float().mean(dim=1), atol=1e-5):
+            raise CheckFailed("it uses each record's k *farthest* records, not its nearest.")
         distances = torch.cdist(features, features)
         with_self = distances.topk(k, largest=False).indices
         if torch.allclose(out, (labels[with_self] != labels[:, None]).float().mean(dim=1), atol=1e-5):
@@ -174,3 +221,25 @@ def _check_filter(score: Any) -> str:
         wrong = int((~torch.isclose(out, expected, atol=1e-5)).sum())
         raise CheckFailed(f"with k={k}, {wrong} of {n} scores differ from the fraction expected.")
     return "scores match on hidden data: high score = the neighbours disagree with the label."
+
+
+def reference_flip(labels: Any, source: int, target: int, rate: float, seed: int = 0) -> tuple[Any, Any]:
+    """The reference for 04.flip (labkit's flip_labels_targeted with the exercise's signature)."""
+    from labkit.attacks.poisoning import flip_labels_targeted
+
+    return flip_labels_targeted(labels, source=source, target=target, rate=rate, seed=seed)
+
+
+def reference_diff(reference: dict, current: dict) -> tuple[list[str], list[str], list[str]]:
+    """The reference for 04.provenance_diff: (altered, injected, removed), each sorted."""
+    from labkit.release.provenance import diff_manifests
+
+    found = diff_manifests(reference, current)
+    return list(found.altered), list(found.injected), list(found.removed)
+
+
+def reference_disagreement(features: Any, labels: Any, k: int) -> Any:
+    """The reference for 04.filter: per record, the share of its k nearest neighbours that disagree."""
+    from labkit.defenses.poison_filters import neighbour_disagreement
+
+    return neighbour_disagreement(features, labels, k=k)

@@ -57,9 +57,8 @@ def _expected_asr(x: Any, y: Any, target: int) -> float:
 @exercise(
     "05.asr",
     title="measure the attack success rate",
-    hint="Stamp the trigger on copies of the images whose true class is NOT the target (an image "
-    "already of the target class proves nothing), predict, and return the fraction predicted as "
-    "the target. Do not modify the images you were given.",
+    hint="The rate answers: of the images the trigger could move, how many does it move to the "
+    "attacker's class? Decide which images count, and leave the ones you were given as they were.",
 )
 def _check_asr(attack_success_rate: Any) -> str:
     from labkit.attacks.backdoor import make_trigger
@@ -82,11 +81,42 @@ def _check_asr(attack_success_rate: Any) -> str:
         if abs(value - expected) > 1e-6:
             if not 0.0 <= value <= 1.0:
                 raise CheckFailed(f"it returned {value:.3f}: a success rate is a fraction in [0, 1].")
+            _diagnose_asr(value, model, x, y, trigger, target)
             raise CheckFailed(
                 f"on a hidden backdoored model it returned {value:.3f}, which is not the success "
                 "rate; think about which images count and what counts as a success."
             )
     return "Target-class images are left out, and only readings of the target count."
+
+
+def _diagnose_asr(value: float, model: Any, x: Any, y: Any, trigger: Any, target: int) -> None:
+    """Raise CheckFailed naming the mistake if `value` is what a known mistake computes."""
+    import torch
+
+    from labkit.attacks.backdoor import stamp
+
+    with torch.no_grad():
+        stamped = model(stamp(x, trigger)).argmax(dim=1)
+        clean = model(x).argmax(dim=1)
+    keep = y != target
+    mistakes = {
+        "it counts images whose true class already is the target: those prove nothing about the trigger.": (
+            stamped == target
+        )
+        .float()
+        .mean(),
+        "it counts every misreading of a stamped image, not only readings as the target.": (
+            stamped[keep] != y[keep]
+        )
+        .float()
+        .mean(),
+        "the images it classifies were never stamped with the trigger.": (clean[keep] == target)
+        .float()
+        .mean(),
+    }
+    for message, wrong in mistakes.items():
+        if abs(value - float(wrong)) < 1e-6:
+            raise CheckFailed(message)
 
 
 def _spectral_case(seed: int) -> Any:
@@ -112,15 +142,19 @@ def _spectral_case(seed: int) -> Any:
     return features, torch.cat(labels), truth
 
 
-def _reference_spectral(features: Any, labels: Any) -> Any:
+def _reference_spectral(features: Any, labels: Any, *, centre: str = "class") -> Any:
+    """The spectral scores; centre="none" or "global" computes a known mistake."""
     import torch
 
+    features = features.double()
+    if centre == "global":
+        features = features - features.mean(dim=0)
     scores = torch.zeros(len(labels), dtype=torch.float64)
     for label in labels.unique():
         members = labels == label
-        centred = features[members].double() - features[members].double().mean(dim=0)
-        top = torch.linalg.svd(centred, full_matrices=False).Vh[0]
-        scores[members] = (centred @ top) ** 2
+        centred = features[members] - (features[members].mean(dim=0) if centre == "class" else 0)
+        vh = torch.linalg.svd(centred, full_matrices=False).Vh
+        scores[members] = (centred @ vh[0]) ** 2
     return scores
 
 
@@ -146,7 +180,22 @@ def _check_spectral(spectral_scores: Any) -> str:
         close = (scores - reference).abs().max() <= 1e-3 * scale
         close_abs = (scores - reference.sqrt()).abs().max() <= 1e-3 * float(reference.sqrt().max())
         if not (close or close_abs):
+            for centre, message in (
+                ("none", "the features are not centred on their class's mean before the SVD"),
+                ("global", "it centres on the mean of all classes together, not each class's own"),
+            ):
+                variant = _reference_spectral(features, labels, centre=centre)
+                similar = torch.nn.functional.cosine_similarity
+                if max(float(similar(scores, v, dim=0)) for v in (variant, variant.sqrt())) > 0.999:
+                    raise CheckFailed(f"{message}.")
             in_class = labels == 1
+            centred = features[in_class].double() - features[in_class].double().mean(dim=0)
+            top_variance = float(torch.linalg.svdvals(centred)[0] ** 2)
+            if (scores >= 0).all() and float(scores[in_class].sum()) < 0.95 * top_variance:
+                raise CheckFailed(
+                    "the direction it projects on captures much less of the class's variance than the "
+                    "top singular direction: is it a column of Vh rather than a row?"
+                )
             top = scores[in_class].argsort(descending=True)[: int(truth.sum())]
             caught = truth[in_class][top].float().mean().item()
             raise CheckFailed(
@@ -157,13 +206,22 @@ def _check_spectral(spectral_scores: Any) -> str:
     return "Scores match the spectral signature on hidden features; the poison scores highest."
 
 
-def _reference_mad(values: Any) -> Any:
+def _reference_mad(values: Any, *, centre: str = "median", spread: str = "median", k: float = 1.4826) -> Any:
+    """The MAD anomaly index; the options compute the known mistakes ("lower" = torch's median(),
+    which returns the lower of the two middle values of an even count)."""
     import torch
 
     values = torch.as_tensor(values, dtype=torch.float64)
-    median = values.median()
-    deviation = (values - median).abs()
-    return deviation / (1.4826 * deviation.median())
+
+    def middle(v: Any, how: str) -> Any:
+        if how == "lower":
+            return v.median()
+        return v.mean() if how == "mean" else v.quantile(0.5)
+
+    if centre == "mean":
+        return (values - values.mean()).abs() / values.std()
+    deviation = (values - middle(values, centre)).abs()
+    return deviation / (k * middle(deviation, spread))
 
 
 @exercise(
@@ -178,7 +236,10 @@ def _check_mad(anomaly_index: Any) -> str:
 
     cases = (
         [52.0, 61.5, 48.2, 57.9, 8.4, 66.0, 55.1, 49.7, 60.3],
+        # ten values, like the notebook's ten classes: the median is the mean of the two middle ones
+        [41.0, 44.5, 39.2, 12.0, 47.8, 52.3, 40.6, 58.9, 45.1, 49.4],
         [12.0, 13.5, 11.1, 14.2, 12.8, 40.0, 13.1, 12.2, 11.9, 1.5, 13.9],
+        [3.0, 5.0, 4.0, 4.5, 3.5, 9.0],
         [3.0, 5.0, 4.0, 4.5, 3.5],
     )
     for values in cases:
@@ -191,8 +252,32 @@ def _check_mad(anomaly_index: Any) -> str:
         if not torch.allclose(index, expected, rtol=1e-4, atol=1e-6):
             if (index < 0).any():
                 raise CheckFailed("some indices are negative: the index measures distance, either side.")
+            n = len(values)
+            for options, message in (
+                (
+                    {"centre": "lower", "spread": "lower"},
+                    f"for {n} values (an even count) it uses the lower of the two middle values as the "
+                    "median, as torch's median() does",
+                ),
+                (
+                    {"centre": "mean"},
+                    "it centres on the mean and scales by the standard deviation, "
+                    "which the outlier itself inflates",
+                ),
+                ({"k": 1.0}, "the spread lacks the consistency constant 1.4826"),
+                ({"spread": "mean"}, "the spread is the mean absolute deviation, which the outlier inflates"),
+            ):
+                if torch.allclose(index, _reference_mad(values, **options), rtol=1e-4, atol=1e-6):
+                    raise CheckFailed(f"{message}.")
             raise CheckFailed(
                 f"for {len(values)} hidden values it gave the largest index {float(index.max()):.2f}, "
                 "which is not the MAD anomaly index; check the centre, the spread and the constant."
             )
     return "A class far from the others stands out, and the outlier cannot hide by inflating the spread."
+
+
+def reference_asr(model: Any, x: Any, y: Any, trigger: Any, target: int) -> float:
+    """The reference for 05.asr (labkit's attack_success_rate with the exercise's signature)."""
+    from labkit.attacks.backdoor import attack_success_rate
+
+    return attack_success_rate(model, x, y, trigger=trigger, target=target)

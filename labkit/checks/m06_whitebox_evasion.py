@@ -82,7 +82,7 @@ def _check_fgsm(fgsm: Any) -> str:
             if _accuracy(model, adv, y) >= _accuracy(model, x, y):
                 raise CheckFailed(
                     "the model is at least as accurate on your images as on the clean ones: the "
-                    "perturbation must make the loss go up, not down."
+                    "perturbation moves down the loss, not up."
                 )
             raise CheckFailed(
                 f"only {agree:.1%} of pixels match a reference FGSM at epsilon {epsilon}; use the "
@@ -98,12 +98,29 @@ def _check_fgsm(fgsm: Any) -> str:
     )
 
 
+def _diagnose_steps(seen: list, x: Any, step_size: float) -> None:
+    """From the images the attack fed the model (one batch per step), name a step that is not a move
+    of step_size per pixel (a signed step moves every pixel it does not clip by exactly step_size)."""
+    batches = [b for b in seen if b.shape == x.shape]
+    if len(batches) < 2:
+        return
+    move = (batches[1] - batches[0]).abs()
+    moved = move[move > 1e-6]
+    full = float(((moved - step_size).abs() < 1e-4).float().mean()) if moved.numel() else 0.0
+    if full < 0.05:
+        raise CheckFailed(
+            f"in one step the pixels moved by up to {float(move.max()):.2g} but almost never by "
+            f"step_size = {step_size}: the step follows the raw gradient's magnitude, not only its "
+            f"direction."
+        )
+
+
 @exercise(
     "06.pgd",
     title="PGD by hand",
-    hint="Repeat a small FGSM-like step `steps` times, each of size step_size and uphill on the loss; "
-    "after every step project back into the epsilon ball around the ORIGINAL x and into [0, 1]. "
-    "A random start inside the ball helps.",
+    hint="Each of the `steps` steps is a small FGSM (of size step_size, not epsilon) from where the "
+    "previous one ended; after every step the image must again be a valid image within epsilon of "
+    "the ORIGINAL x. A random start inside the ball helps.",
 )
 def _check_pgd(pgd: Any) -> str:
     import torch
@@ -112,10 +129,16 @@ def _check_pgd(pgd: Any) -> str:
 
     model, x, y = _setup(HIDDEN)
     epsilon, steps, step_size = 0.1, 10, 0.025
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        adv = _call(pgd, model, x, y, epsilon, steps=steps, step_size=step_size)
+    seen: list = []
+    spy = model.register_forward_pre_hook(lambda _module, args: seen.append(args[0].detach().cpu()))
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            adv = _call(pgd, model, x, y, epsilon, steps=steps, step_size=step_size)
+    finally:
+        spy.remove()
     model.eval()
+    _diagnose_steps(seen, x, step_size)
     reference = projected_gradient(
         model,
         x,
@@ -133,15 +156,49 @@ def _check_pgd(pgd: Any) -> str:
         )
     if yours >= clean - 0.02:
         raise CheckFailed(
-            f"the model keeps {yours:.0%} accuracy on your images (clean: {clean:.0%}): each step "
-            f"must increase the loss."
+            f"the model keeps {yours:.0%} accuracy on your images (clean: {clean:.0%}): the steps do "
+            f"not go up the loss (a step down the gradient?)."
         )
     if yours > theirs + 0.05:
         raise CheckFailed(
             f"your attack leaves {yours:.0%} accuracy where labkit's PGD with the same {steps} steps "
             f"leaves {theirs:.0%}: it is too weak. Does it take every step, with the full step size?"
+            if len(seen) > 1
+            else f"your attack leaves {yours:.0%} accuracy where labkit's PGD with the same {steps} steps "
+            f"leaves {theirs:.0%}: it queried the model's gradient only once, a single step."
         )
     return (
         f"As strong as labkit's PGD: with {steps} steps at epsilon {epsilon} the cheque reader keeps "
         f"{yours:.0%} accuracy on {len(y)} hidden cheques (labkit: {theirs:.0%}, clean {clean:.0%})."
     )
+
+
+def reference_pgd(
+    model: Any,
+    x: Any,
+    y: Any,
+    epsilon: float,
+    *,
+    steps: int = 10,
+    step_size: float = 0.025,
+    random_start: bool = True,
+) -> Any:
+    """The reference for 06.pgd: labkit's projected-gradient loop on the model's device, in eval mode."""
+    from labkit.attacks.pgd import projected_gradient
+
+    model.eval()
+    where = next(model.parameters()).device
+    return projected_gradient(
+        model,
+        x.to(where),
+        y.to(where),
+        epsilon=epsilon,
+        steps=steps,
+        step_size=step_size,
+        random_start=random_start,
+    )
+
+
+def reference_fgsm(model: Any, x: Any, y: Any, epsilon: float) -> Any:
+    """The reference for 06.fgsm: one full signed step, no random start."""
+    return reference_pgd(model, x, y, epsilon, steps=1, step_size=epsilon, random_start=False)

@@ -79,27 +79,38 @@ def _check_boundary_search(boundary_search: Any) -> str:
         out = out.detach().cpu().float()
         with torch.no_grad():
             still = model(out).argmax(dim=1) == y
+        direction = (starts - x).flatten(1)
+        alpha = ((out - x).flatten(1) * direction).sum(dim=1) / direction.pow(2).sum(dim=1)
+        truth = _first_crossing(model, x, starts, y).float()
+        if still.any() and bool((alpha[still] < truth[still] - 0.1).any()):
+            raise CheckFailed(
+                f"{int(still.sum())} of {n} returned points ended far on the clean side of the boundary "
+                f"(closer to the clean image): the bracket moved away from the boundary. A misread "
+                f"midpoint and a correctly read one should replace different ends."
+            )
+        if still.any() and bool(((alpha - truth).abs() <= 2.0**-steps + 1e-4).all()):
+            raise CheckFailed(
+                f"the points are within the final bracket, but {int(still.sum())} of {n} are still read "
+                f"correctly: a point in between the bracket's ends is not known to be misread."
+            )
         if still.any():
             raise CheckFailed(
                 f"{int(still.sum())} of {n} returned points are still labelled with the true class: "
                 f"return the end of the bracket that the black box misclassifies."
             )
-        direction = (starts - x).flatten(1)
-        alpha = ((out - x).flatten(1) * direction).sum(dim=1) / direction.pow(2).sum(dim=1)
         off_line = (out - x).flatten(1) - alpha[:, None] * direction
         if off_line.norm(dim=1).max() > 1e-3 or alpha.min() < -1e-4 or alpha.max() > 1 + 1e-4:
             raise CheckFailed(
                 "the returned points must lie on the segment between each clean image and its "
                 "starting point (x + alpha * (x_start - x) with alpha in [0, 1])."
             )
-        truth = _first_crossing(model, x, starts, y).float()
         gap = alpha - truth
         allowed = 2.0**-steps + 1e-4
         if gap.max() > allowed:
             raise CheckFailed(
                 f"with steps={steps} queries per image the boundary should be pinned to within "
                 f"{2.0**-steps:.4f} of the line, but some points are {float(gap.max()):.4f} past it: "
-                f"halve the bracket with every query."
+                f"each query removed less than half of the remaining uncertainty."
             )
         worst = max(worst, float(gap.max()))
         if box.queries == 0:  # pragma: no cover - impossible if the points are right
@@ -196,9 +207,42 @@ def _check_transfer_rate(transfer_rate: Any) -> str:
                     f"it divided by all {n} images; divide by the {clean_ok} the target "
                     f"classified correctly when clean."
                 )
+            with torch.no_grad():
+                clean_pred, adv_pred = target(x).argmax(dim=1), target(x_adv).argmax(dim=1)
+            if abs(out - float((adv_pred != y).float().mean())) < 1e-6:
+                raise CheckFailed(
+                    f"it counts all {n} images, including the {n - clean_ok} the target already misread "
+                    f"when clean: those were not fooled by the attack."
+                )
+            if abs(out - float((adv_pred != clean_pred).float().mean())) < 1e-6:
+                raise CheckFailed(
+                    "it compares the adversarial reading with the clean reading, not with the true label y."
+                )
             raise CheckFailed(
                 f"wrong rate on a hidden batch of {n} images ({n - clean_ok} already misclassified when "
                 f"clean): count only images the target got right before the attack, and compare with "
                 f"the true labels."
             )
     return "An attack only 'transfers' on inputs the target got right to begin with."
+
+
+def reference_boundary_search(box: Any, x: Any, x_start: Any, y: Any, *, steps: int) -> Any:
+    """The reference for 07.boundary_search: a batched bisection, one label query per image per step."""
+    import torch
+
+    lo, hi = torch.zeros(len(x)), torch.ones(len(x))
+    direction = x_start - x
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        fooled = box.labels(x + mid.view(-1, 1, 1, 1) * direction).cpu() != y
+        hi, lo = torch.where(fooled, mid, hi), torch.where(fooled, lo, mid)
+    return x + hi.view(-1, 1, 1, 1) * direction
+
+
+def reference_transfer_rate(target: Any, x: Any, x_adv: Any, y: Any) -> float:
+    """The reference for 07.transfer_rate: of the images read correctly when clean, the share misread."""
+    from labkit.training import predict_logits
+
+    clean_ok = predict_logits(target, x).argmax(dim=1) == y
+    fooled = predict_logits(target, x_adv).argmax(dim=1) != y
+    return float((clean_ok & fooled).sum()) / max(1.0, float(clean_ok.sum()))

@@ -79,6 +79,13 @@ def _check_fgsm_rs(perturb: Any) -> str:
         )
     if torch.equal(adv, run(2)):
         raise CheckFailed("different generators gave the same result: is the random start used at all?")
+    small = (delta.abs() < 0.25 * eps - 1e-6).float().mean().item()
+    if small > 0.05:
+        raise CheckFailed(
+            f"{small:.0%} of pixels moved by less than alpha - epsilon = {alpha - eps:.3f} from x, where a "
+            "step of size alpha per pixel moves each at least that far: the step follows the raw "
+            "gradient's magnitude (tiny), not only its direction."
+        )
     with torch.no_grad():
         loss_clean = nn.functional.cross_entropy(model(x), y).item()
         loss_adv = nn.functional.cross_entropy(model(adv), y).item()
@@ -87,13 +94,7 @@ def _check_fgsm_rs(perturb: Any) -> str:
     if loss_adv <= max(loss_clean, loss_noise) + 0.01:
         raise CheckFailed(
             f"the loss went from {loss_clean:.3f} (clean) to {loss_adv:.3f}; random noise of the same "
-            f"size gives {loss_noise:.3f}. The step should go UP the loss (gradient ascent, its sign)."
-        )
-    small = (delta.abs() < 0.25 * eps - 1e-6).float().mean().item()
-    if small > 0.05:
-        raise CheckFailed(
-            f"{small:.0%} of pixels moved by less than alpha - epsilon = {alpha - eps:.3f} from x; one "
-            "full step of size alpha along the gradient's SIGN moves every pixel at least that far."
+            f"size gives {loss_noise:.3f}. The step does not go up the loss (further than random noise does)."
         )
     return (
         f"one signed-gradient step raised a hidden model's loss from {loss_clean:.3f} to "
@@ -144,3 +145,12 @@ def _check_bpda(straight_through: Any) -> str:
                 f"with {name} the gradient is not that of the identity (d out / d x should be 1)."
             )
     return "forward = the defence, backward = the identity: the defence's gradient is no longer masked."
+
+
+def reference_straight_through(transform: Any) -> Any:
+    """The reference for 09.bpda: forward transform(x), backward the identity."""
+
+    def wrapped(x: Any) -> Any:
+        return x + (transform(x) - x).detach()
+
+    return wrapped

@@ -30,8 +30,7 @@ def _hidden_models() -> tuple[Any, Any, Any, Any]:
     "10.fidelity",
     title="fidelity versus accuracy of a stolen model",
     hint="Fidelity asks 'does the copy say what the target says?', accuracy asks 'does the copy say "
-    "what is true?'. Get each model's predicted label per row (arg-max over the classes), then "
-    "average the matches: copy vs target for the first number, copy vs true labels for the second.",
+    "what is true?'. Both compare one label per image.",
 )
 def _check_fidelity(fidelity_and_accuracy: Any) -> str:  # noqa: ANN401
     import torch
@@ -63,10 +62,14 @@ def _check_fidelity(fidelity_and_accuracy: Any) -> str:  # noqa: ANN401
         )
     if close(got_f, fidelity):
         raise CheckFailed("fidelity is right but accuracy is not: compare the copy's labels with y.")
-    raise CheckFailed(
-        f"the fidelity {got_f:.3f} is not the agreement rate of the two models' labels; "
-        "compare one predicted label per row (the class with the largest output)."
-    )
+    with torch.no_grad():
+        across_batch = float((surrogate(x).argmax(dim=0) == target(x).argmax(dim=0)).float().mean())
+    if close(got_f, across_batch):
+        raise CheckFailed(
+            "the fidelity compares an arg-max taken over the batch (one 'label' per class, dim=0), "
+            "not one predicted label per image."
+        )
+    raise CheckFailed(f"the fidelity {got_f:.3f} is not the agreement rate of the two models' labels.")
 
 
 def _reference_loss(logits: Any, teacher: Any) -> tuple[float, float, Any]:  # noqa: ANN401
@@ -148,3 +151,12 @@ def _check_distill_loss(distillation_loss: Any) -> str:  # noqa: ANN401
                 "cross-entropy (or the KL divergence) has a different value."
             )
     return "gradients match soft-label cross-entropy, also on a top-k release full of zeros."
+
+
+def reference_fidelity(surrogate: Any, target: Any, x: Any, y: Any) -> tuple[float, float]:  # noqa: ANN401
+    """The reference for 10.fidelity: (agreement of the two models' labels, the copy's accuracy)."""
+    import torch
+
+    with torch.no_grad():
+        copy, original = surrogate(x).argmax(dim=1), target(x).argmax(dim=1)
+    return float((copy == original).float().mean()), float((copy == y).float().mean())

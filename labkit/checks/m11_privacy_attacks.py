@@ -24,8 +24,12 @@ def _check_loss_threshold(membership_score: Any) -> str:  # noqa: ANN401
     labels[0] = 1
     logits[1] = torch.tensor([0.2, 0.0])  # barely right
     labels[1] = 0
-    scores = membership_score(logits, labels)
-    scores = as_values(scores, 64, expected="one score per record (64 here)")
+    scores = membership_score(logits.clone(), labels.clone())
+    if scores is None:
+        raise CheckFailed("it returned None: is a `return` missing?")
+    scores = as_values(
+        scores, 64, expected="one score per record (64 here)", returns="a tensor with one score per record"
+    )
     if not torch.isfinite(scores).all():
         raise CheckFailed("some scores are NaN or infinite.")
     loss = torch.nn.functional.cross_entropy(logits.double(), labels, reduction="none")
@@ -42,11 +46,41 @@ def _check_loss_threshold(membership_score: Any) -> str:  # noqa: ANN401
                 "the scores take only one or two values: right/wrong throws away how confident the "
                 "model was, which is the signal."
             )
+        top = torch.softmax(logits.double(), dim=1).max(dim=1).values
+        if bool((torch.sign(scores[i] - scores[j]) == torch.sign(top[i] - top[j]))[distinct].all()):
+            raise CheckFailed(
+                "the scores follow the model's top probability whatever the record's label: a record "
+                "the model is confidently *wrong* about scores as a member. Use its true label."
+            )
         raise CheckFailed(
             f"{wrong_pairs} pairs of records are ranked differently from their losses: score each "
             f"record by how well the model fits its true label."
         )
     return "Records the model fits best score highest."
+
+
+def _diagnose_tpr(name: str, got: float, members: Any, nonmembers: Any, max_fpr: float) -> None:
+    """Raise CheckFailed naming the mistake if `got` is what a known mistake computes."""
+    import numpy as np
+
+    ranked = np.sort(nonmembers)[::-1]
+    flagged_nonmembers = [float(np.mean(nonmembers > t)) for t in ranked]
+    if any(abs(got - float(np.mean(members >= t))) < 1e-9 for t in ranked) and not any(
+        abs(got - float(np.mean(members > t))) < 1e-9
+        for t, fpr in zip(ranked, flagged_nonmembers, strict=True)
+        if fpr <= max_fpr
+    ):
+        raise CheckFailed(
+            f"[{name}] its threshold flags more than {max_fpr:.0%} of the non-members (a score equal to "
+            "the threshold counts as flagged, or one false alarm too many is allowed)."
+        )
+    if abs(got - float(np.mean(members > np.quantile(members, 1 - max_fpr)))) < 1e-9:
+        raise CheckFailed(
+            f"[{name}] the threshold comes from the members' scores; the attacker must pick "
+            "it from the non-members' (the false-positive rate is about non-members)."
+        )
+    if any(abs(got - float(np.mean(members < t))) < 1e-9 for t in np.sort(nonmembers)):
+        raise CheckFailed(f"[{name}] it flags *low* scores; a higher score means 'more likely a member'.")
 
 
 @exercise(
@@ -81,10 +115,14 @@ def _check_tpr_at_fpr(tpr_at_fpr: Any) -> str:  # noqa: ANN401
     ]
     for name, members, nonmembers, max_fpr in cases:
         expected = reference(members, nonmembers, max_fpr=max_fpr)
-        got = as_number(tpr_at_fpr(members.copy(), nonmembers.copy(), max_fpr), "the result")
+        answer = tpr_at_fpr(members.copy(), nonmembers.copy(), max_fpr)
+        if answer is None:
+            raise CheckFailed("it returned None: is a `return` missing?")
+        got = as_number(answer, "the result")
         if not 0 <= got <= 1:
             raise CheckFailed(f"[{name}] a rate lies between 0 and 1, got {got:.3f}.")
         if abs(got - expected) > 1e-9:
+            _diagnose_tpr(name, got, members, nonmembers, max_fpr)
             raise CheckFailed(
                 f"[{name}] got {got:.3f}, which is not the best true-positive rate at a false-positive "
                 f"rate of at most {max_fpr:.0%}."

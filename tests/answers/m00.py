@@ -1,4 +1,7 @@
-"""Correct, stub and plausible-wrong answers for module 00's checks."""
+"""Correct, stub and plausible-wrong answers for module 00's checks.
+
+Each wrong answer comes with a word its failure message must contain: the message names the mistake.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +43,28 @@ def triage_inverted(logits, threshold):
     return digits, confidence >= threshold
 
 
+def triage_softmax_over_batch(logits, threshold):
+    confidence, digits = torch.softmax(logits, dim=0).max(dim=1)
+    return digits, confidence < threshold
+
+
+def triage_at_or_below(logits, threshold):
+    confidence, digits = torch.softmax(logits, dim=1).max(dim=1)
+    return digits, confidence <= threshold
+
+
 ANSWERS = {
-    "00.integrity": (is_untampered, [hashes_the_name, reads_first_chunk_only, always_true]),
-    "00.review_queue": (triage, [triage_on_raw_logits, triage_inverted]),
+    "00.integrity": (
+        is_untampered,
+        [(hashes_the_name, "name"), (reads_first_chunk_only, "first"), (always_true, "altered")],
+    ),
+    "00.review_queue": (
+        triage,
+        [
+            (triage_on_raw_logits, "raw logit"),
+            (triage_inverted, "inverted"),
+            (triage_softmax_over_batch, "over the batch"),
+            (triage_at_or_below, "exactly"),
+        ],
+    ),
 }

@@ -46,6 +46,23 @@ def flip_any_class(labels, source, target, rate, seed=0):
     return flipped, chosen
 
 
+def flip_truncates_count(labels, source, target, rate, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    members = torch.nonzero(labels == source).flatten()
+    chosen = members[torch.randperm(len(members), generator=generator)[: int(rate * len(members))]]
+    flipped = labels.clone()
+    flipped[chosen] = target
+    return flipped, chosen.sort().values
+
+
+def flip_ignores_seed(labels, source, target, rate, seed=0):
+    members = torch.nonzero(labels == source).flatten()
+    chosen = members[torch.randperm(len(members))[: round(rate * len(members))]]
+    flipped = labels.clone()
+    flipped[chosen] = target
+    return flipped, chosen.sort().values
+
+
 def diff_records(reference, current):
     altered = sorted(rid for rid in current if rid in reference and current[rid] != reference[rid])
     injected = sorted(rid for rid in current if rid not in reference)
@@ -97,14 +114,34 @@ def majority_vote_flag(features, labels, k):
     return (neighbour_disagreement(features, labels, k) > 0.5).float()
 
 
+def farthest_neighbours(features, labels, k):
+    farthest = torch.cdist(features, features).topk(k, largest=True).indices
+    return (labels[farthest] != labels[:, None]).float().mean(dim=1)
+
+
 ANSWERS = {
     "04.flip": (
         flip_targeted,
-        [flip_in_place, flip_returns_class_positions, flip_rate_of_whole_dataset, flip_any_class],
+        [
+            (flip_in_place, "copy"),
+            (flip_returns_class_positions, "within the list"),
+            (flip_rate_of_whole_dataset, "whole dataset"),
+            (flip_any_class, "not of class"),
+            (flip_truncates_count, "int()"),
+            (flip_ignores_seed, "seed"),
+        ],
     ),
-    "04.provenance_diff": (diff_records, [diff_by_position, diff_by_content, diff_swapped]),
+    "04.provenance_diff": (
+        diff_records,
+        [(diff_by_position, "position"), (diff_by_content, "content"), (diff_swapped, "swapped")],
+    ),
     "04.filter": (
         neighbour_disagreement,
-        [disagreement_counting_self, agreement_instead, majority_vote_flag],
+        [
+            (disagreement_counting_self, "own neighbours"),
+            (agreement_instead, "inverted"),
+            (majority_vote_flag, "0 or 1"),
+            (farthest_neighbours, "farthest"),
+        ],
     ),
 }

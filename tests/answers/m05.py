@@ -96,22 +96,37 @@ def anomaly_mean_absolute_deviation(values):
     return deviation / (1.4826 * deviation.mean())
 
 
+def anomaly_torch_median(values):
+    values = torch.as_tensor(values, dtype=torch.float64)
+    deviation = (values - values.median()).abs()
+    return deviation / (1.4826 * deviation.median())
+
+
 ANSWERS = {
     "05.asr": (
         attack_success_rate,
         [
-            asr_counts_target_class_images,
-            asr_counts_any_misreading,
-            asr_forgets_to_stamp,
-            asr_stamps_in_place,
+            (asr_counts_target_class_images, "already"),
+            (asr_counts_any_misreading, "every misreading"),
+            (asr_forgets_to_stamp, "never stamped"),
+            (asr_stamps_in_place, "changed the images"),
         ],
     ),
     "05.spectral": (
         spectral_scores,
-        [spectral_not_centred, spectral_global_centring, spectral_column_of_vh],
+        [
+            (spectral_not_centred, "not centred"),
+            (spectral_global_centring, "all classes together"),
+            (spectral_column_of_vh, "column"),
+        ],
     ),
     "05.mad": (
         anomaly_index,
-        [anomaly_z_score, anomaly_without_constant, anomaly_mean_absolute_deviation],
+        [
+            (anomaly_z_score, "standard deviation"),
+            (anomaly_without_constant, "constant"),
+            (anomaly_mean_absolute_deviation, "mean absolute deviation"),
+            (anomaly_torch_median, "lower of the two middle values"),
+        ],
     ),
 }

@@ -102,19 +102,30 @@ def pgd_without_sign(model, x, y, epsilon, *, steps=40, step_size=0.01):
     )
 
 
+def pgd_raw_gradient_summed_loss(model, x, y, epsilon, *, steps=40, step_size=0.01):
+    return _pgd(model, x, y, epsilon, steps=steps, step_size=step_size, step=_unsigned)
+
+
 ANSWERS = {
     "06.fgsm": (
         fgsm,
         [
-            fgsm_without_sign,
-            fgsm_without_clamp,
-            fgsm_subtracts_gradient,
-            fgsm_leaves_train_mode,
-            fgsm_in_place,
+            (fgsm_without_sign, "much smaller"),
+            (fgsm_without_clamp, "outside the valid range"),
+            (fgsm_subtracts_gradient, "down the loss"),
+            (fgsm_leaves_train_mode, "training mode"),
+            (fgsm_in_place, "in place"),
         ],
     ),
     "06.pgd": (
         pgd,
-        [pgd_without_projection, pgd_without_clipping, pgd_descends, pgd_one_step, pgd_without_sign],
+        [
+            (pgd_without_projection, "epsilon"),
+            (pgd_without_clipping, "outside the valid range"),
+            (pgd_descends, "not go up the loss"),
+            (pgd_one_step, "single step"),
+            (pgd_without_sign, "raw gradient"),
+            (pgd_raw_gradient_summed_loss, "raw gradient"),
+        ],
     ),
 }

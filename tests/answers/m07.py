@@ -90,16 +90,21 @@ def returns_a_count(target, x, x_adv, y):
 ANSWERS = {
     "07.boundary_search": (
         boundary_search,
-        [returns_the_midpoint, moves_the_wrong_end, linear_scan, ignores_the_budget],
+        [
+            (returns_the_midpoint, "in between"),
+            (moves_the_wrong_end, "moved away"),
+            (linear_scan, "less than half"),
+            (ignores_the_budget, "budget"),
+        ],
     ),
     "07.transfer_rate": (
         transfer_rate,
         [
-            counts_every_image,
-            divides_by_all_images,
-            returns_accuracy_under_attack,
-            compares_with_the_clean_prediction,
-            returns_a_count,
+            (counts_every_image, "already misread"),
+            (divides_by_all_images, "divided by all"),
+            (returns_accuracy_under_attack, "still gets right"),
+            (compares_with_the_clean_prediction, "clean reading"),
+            (returns_a_count, "fraction"),
         ],
     ),
 }

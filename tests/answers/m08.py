@@ -119,12 +119,19 @@ ANSWERS = {
     "08.gate": (
         gate_test_source,
         [
-            gate_on_clean_accuracy,
-            gate_with_fixed_epsilon,
-            gate_on_attack_success_rate,
-            gate_not_collected_by_pytest,
-            gate_with_fixed_bar,
+            (gate_on_clean_accuracy, "never runs"),
+            (gate_with_fixed_epsilon, "fixed epsilon"),
+            (gate_on_attack_success_rate, "success rate"),
+            (gate_not_collected_by_pytest, "test_"),
+            (gate_with_fixed_bar, "fixed bar"),
         ],
     ),
-    "08.masking": (red_flags, [too_good_to_be_true, single_step_beats_iterative, gradients_not_finite]),
+    "08.masking": (
+        red_flags,
+        [
+            (too_good_to_be_true, "honest"),
+            (single_step_beats_iterative, "no red flag for SharpenedLogits"),
+            (gradients_not_finite, "no red flag for SharpenedLogits"),
+        ],
+    ),
 }

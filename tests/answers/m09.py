@@ -71,7 +71,21 @@ def detached_output(transform):
 ANSWERS = {
     "09.fgsm_rs": (
         fgsm_random_start,
-        [plain_fgsm, forgets_the_ball, global_random_state, descends, raw_gradient],
+        [
+            (plain_fgsm, "random start"),
+            (forgets_the_ball, "ball"),
+            (global_random_state, "global random state"),
+            (descends, "not go up the loss"),
+            (raw_gradient, "raw gradient"),
+        ],
     ),
-    "09.bpda": (straight_through, [transform_only, identity_forward, cancels_out, detached_output]),
+    "09.bpda": (
+        straight_through,
+        [
+            (transform_only, "is zero"),
+            (identity_forward, "forward value"),
+            (cancels_out, "is zero"),
+            (detached_output, "no gradient"),
+        ],
+    ),
 }

@@ -59,10 +59,19 @@ def distillation_mse(student_logits, teacher_probabilities):
 ANSWERS = {
     "10.fidelity": (
         fidelity_and_accuracy,
-        [fidelity_against_true_labels, fidelity_swapped, fidelity_argmax_wrong_dim],
+        [
+            (fidelity_against_true_labels, "true labels"),
+            (fidelity_swapped, "swapped"),
+            (fidelity_argmax_wrong_dim, "over the batch"),
+        ],
     ),
     "10.distill_loss": (
         distillation_loss,
-        [distillation_hard_labels, distillation_summed, distillation_log_of_teacher, distillation_mse],
+        [
+            (distillation_hard_labels, "hard label"),
+            (distillation_summed, "summed"),
+            (distillation_log_of_teacher, "NaN"),
+            (distillation_mse, "gradient differs"),
+        ],
     ),
 }

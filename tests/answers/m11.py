@@ -22,6 +22,10 @@ def ignores_the_label(logits, labels):
     return torch.softmax(logits, dim=1).max(dim=1).values
 
 
+def forgets_to_return(logits, labels):
+    -torch.nn.functional.cross_entropy(logits.double(), labels, reduction="none")
+
+
 def tpr_at_fpr(member_scores, nonmember_scores, max_fpr):
     ranked = np.sort(np.asarray(nonmember_scores))[::-1]
     allowed = int(np.floor(max_fpr * len(ranked) + 1e-9))
@@ -50,6 +54,21 @@ def flags_low_scores(member_scores, nonmember_scores, max_fpr):
 
 
 ANSWERS = {
-    "11.loss_threshold": (membership_score, [returns_the_loss, scores_by_correctness, ignores_the_label]),
-    "11.tpr_at_fpr": (tpr_at_fpr, [threshold_from_members, overshoots_the_fpr, flags_low_scores]),
+    "11.loss_threshold": (
+        membership_score,
+        [
+            (returns_the_loss, "reversed"),
+            (scores_by_correctness, "one or two values"),
+            (ignores_the_label, "true label"),
+            (forgets_to_return, "None"),
+        ],
+    ),
+    "11.tpr_at_fpr": (
+        tpr_at_fpr,
+        [
+            (threshold_from_members, "members' scores"),
+            (overshoots_the_fpr, "more than"),
+            (flags_low_scores, "low"),
+        ],
+    ),
 }
