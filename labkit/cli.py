@@ -52,11 +52,24 @@ def _course_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signature_note() -> str:
+    """After a command rewrote the manifest: is it signed again, or does a maintainer have to sign it?"""
+    from labkit.integrity import signature_problem
+
+    if signature_problem() is None:
+        return "datasets/MANIFEST.sha256 updated and re-signed; review `git diff datasets/`."
+    return (
+        "datasets/MANIFEST.sha256 updated but UNSIGNED: labkit refuses to load the data until a "
+        "maintainer reviews `git diff datasets/` and runs `labkit data sign` (docs/maintainers.md)."
+    )
+
+
 def _zoo(args: argparse.Namespace) -> int:
     from labkit.zoo import incident, registry
 
     if args.action == "answer-key":
-        print(f"wrote {incident.write_answer_key()} (manifest updated)")
+        print(f"wrote {incident.write_answer_key()}")
+        print(_signature_note())
         return 0
     if args.action == "list":
         for name, spec in registry.SPECS.items():
@@ -69,8 +82,9 @@ def _zoo(args: argparse.Namespace) -> int:
         card = registry.train_zoo_model(args.name)
         print(
             f"{card['name']}: test accuracy {card['test_accuracy']:.2%}, "
-            f"weights SHA-256 {card['weights_sha256']} (manifest updated)"
+            f"weights SHA-256 {card['weights_sha256']}"
         )
+        print(_signature_note())
         return 0
     failures = 0
     for name in registry.SPECS:
@@ -83,12 +97,32 @@ def _zoo(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _data(_: argparse.Namespace) -> int:
+def _data(args: argparse.Namespace) -> int:
+    from labkit import integrity
+
+    if args.action == "sign":
+        fingerprint = integrity.sign_manifest()
+        print(f"signed datasets/{integrity.MANIFEST_NAME} with key {fingerprint}")
+        return 0
+    if args.action == "keygen":
+        from labkit.paths import datasets_dir
+
+        try:
+            key = integrity.generate_signing_key()
+        except FileExistsError as error:
+            print(f"labkit data: {error}", file=sys.stderr)
+            return 2
+        (datasets_dir() / integrity.PUBLIC_KEY_NAME).write_bytes(integrity.public_key_pem(key.public_key()))
+        print(f"new private key: {integrity.signing_key_path()} (keep it out of the repository)")
+        print(f"wrote datasets/{integrity.PUBLIC_KEY_NAME}; pin its fingerprint in labkit/integrity.py:")
+        print(f'PUBLIC_KEY_FINGERPRINT = "{integrity.key_fingerprint(key.public_key())}"')
+        print("then run `labkit data sign` (docs/maintainers.md).")
+        return 0
     from labkit.zoo.databuild import build_clinic, build_digits
 
     print(f"digits/digits.npz  {build_digits()}")
     print(f"clinic/clinic.npz  {build_clinic()}")
-    print("Compare with datasets/MANIFEST.sha256 (`git diff datasets/`).")
+    print(_signature_note())
     return 0
 
 
@@ -112,8 +146,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "train", "verify", "answer-key"])
     p.add_argument("name", nargs="?")
     p.set_defaults(run=_zoo)
-    p = sub.add_parser("data", help="rebuild the shipped datasets from their sources")
-    p.add_argument("action", choices=["build"])
+    p = sub.add_parser(
+        "data", help="rebuild the shipped datasets; sign the manifest or make a new signing key (maintainers)"
+    )
+    p.add_argument("action", choices=["build", "sign", "keygen"])
     p.set_defaults(run=_data)
     return top
 

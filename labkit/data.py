@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
-from labkit.integrity import verify
+from labkit.integrity import read_verified
 
 Split = Literal["train", "test", "all"]
 
@@ -21,6 +22,11 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be 'train', 'test' or 'all', not {split!r}.")
 
 
+def _open(relative: str) -> np.lib.npyio.NpzFile:
+    """The shipped archive, parsed from the very bytes whose hash was checked (no reopen)."""
+    return np.load(io.BytesIO(read_verified(relative)), allow_pickle=False)
+
+
 def _indices(archive: np.lib.npyio.NpzFile, split: str) -> np.ndarray:
     if split == "all":
         return np.arange(len(archive["labels"]))
@@ -30,8 +36,7 @@ def _indices(archive: np.lib.npyio.NpzFile, split: str) -> np.ndarray:
 def digits_arrays(split: Split = "train") -> tuple[np.ndarray, np.ndarray]:
     """Raw digits as stored: uint8 images N x 28 x 28 and int64 labels (hash-verified)."""
     _check_split(split)
-    shipped = verify(DIGITS_FILE)
-    with np.load(shipped.path, allow_pickle=False) as archive:
+    with _open(DIGITS_FILE) as archive:
         idx = _indices(archive, split)
         return archive["images"][idx], archive["labels"][idx]
 
@@ -53,23 +58,25 @@ class ClinicInfo:
     positive_class: str = "malignant"
 
 
-def clinic_info() -> ClinicInfo:
-    """Feature names and the standardisation fitted on the clinic training split only."""
-    shipped = verify(CLINIC_FILE)
-    with np.load(shipped.path, allow_pickle=False) as archive:
-        train = archive["features"][archive["train_idx"]]
-        names = tuple(str(n) for n in archive["feature_names"])
+def _clinic_info(archive: np.lib.npyio.NpzFile) -> ClinicInfo:
+    train = archive["features"][archive["train_idx"]]
+    names = tuple(str(n) for n in archive["feature_names"])
     scale = train.std(axis=0)
     scale[scale == 0] = 1.0
     return ClinicInfo(feature_names=names, mean=train.mean(axis=0), scale=scale)
 
 
+def clinic_info() -> ClinicInfo:
+    """Feature names and the standardisation fitted on the clinic training split only."""
+    with _open(CLINIC_FILE) as archive:
+        return _clinic_info(archive)
+
+
 def load_clinic(split: Split = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """Breast-cancer diagnostic records: standardised float features N x 30, labels (1 = malignant)."""
     _check_split(split)
-    info = clinic_info()
-    shipped = verify(CLINIC_FILE)
-    with np.load(shipped.path, allow_pickle=False) as archive:
+    with _open(CLINIC_FILE) as archive:  # statistics and records come from the same verified bytes
+        info = _clinic_info(archive)
         idx = _indices(archive, split)
         features = archive["features"][idx]
         labels = archive["labels"][idx]

@@ -1,18 +1,38 @@
-"""SHA-256 checksums of every shipped artifact, kept in one `sha256sum`-compatible manifest."""
+"""SHA-256 checksums of every shipped artifact, in one `sha256sum`-compatible manifest signed offline.
+
+datasets/MANIFEST.sha256 pins each file's hash; datasets/MANIFEST.sha256.sig is a detached Ed25519
+signature over the manifest's exact bytes, made by a maintainer with a key that never enters the
+repository; datasets/MANIFEST.pub is the public half, and its fingerprint is pinned here
+(`PUBLIC_KEY_FINGERPRINT`) so that replacing the key file is detected too. Loading checks the signature,
+then the file's hash, and hands back the very bytes it hashed (no reopen between check and use).
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from dataclasses import dataclass
-from pathlib import Path
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from labkit.paths import datasets_dir
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 MANIFEST_NAME = "MANIFEST.sha256"
+SIGNATURE_NAME = MANIFEST_NAME + ".sig"
+PUBLIC_KEY_NAME = "MANIFEST.pub"
+# SHA-256 of the raw 32-byte Ed25519 public key in datasets/MANIFEST.pub (docs/maintainers.md: rotation).
+PUBLIC_KEY_FINGERPRINT = "a5e7ebfa23f50b5238166db35c7b4d3983e002ab1f5806e8ebadef1074ff149b"
+SIGNING_KEY_ENV = "LABKIT_SIGNING_KEY"
+RESTORE = "Restore the shipped files with `git checkout -- datasets/`."
 
 
 class IntegrityError(RuntimeError):
-    """A shipped file is missing or does not match the hash pinned in the manifest."""
+    """A shipped file, the manifest, its signature or the public key is missing or altered."""
 
 
 def sha256_file(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
@@ -24,78 +44,289 @@ def sha256_file(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(root: Path | None = None) -> dict[str, str]:
-    """Map of relative path -> expected SHA-256, parsed from datasets/MANIFEST.sha256."""
+# --- keys and signatures -------------------------------------------------------------------------
+
+
+def signing_key_path() -> Path:
+    """The maintainer's private key: $LABKIT_SIGNING_KEY, else ~/.config/labkit/manifest-signing.key."""
+    override = os.environ.get(SIGNING_KEY_ENV)
+    return Path(override).expanduser() if override else Path.home() / ".config/labkit/manifest-signing.key"
+
+
+def key_fingerprint(public_key: Ed25519PublicKey) -> str:
+    """Hex SHA-256 of the raw Ed25519 public key: the value pinned as PUBLIC_KEY_FINGERPRINT."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return hashlib.sha256(public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
+
+
+def public_key_pem(public_key: Ed25519PublicKey) -> bytes:
+    """The public key as the PEM text shipped in datasets/MANIFEST.pub."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+
+
+def generate_signing_key(path: Path | None = None) -> Ed25519PrivateKey:
+    """Create a new Ed25519 private key at `path` (mode 0600, never overwriting a file); returns it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    path = path or signing_key_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as error:
+        raise FileExistsError(f"A signing key already exists at {path}; move it away first.") from error
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    return key
+
+
+def load_signing_key(path: Path | None = None) -> Ed25519PrivateKey:
+    """The maintainer's private key; a clear error if it is not on this machine."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    path = path or signing_key_path()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No manifest signing key at {path}. Only the course maintainer holds it (see "
+            f"docs/maintainers.md); set {SIGNING_KEY_ENV} to its path."
+        )
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} holds a {type(key).__name__}, not an Ed25519 private key.")
+    return key
+
+
+def _public_key(root: Path) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    path = root / PUBLIC_KEY_NAME
+    if not path.is_file():
+        raise IntegrityError(f"datasets/{PUBLIC_KEY_NAME}, the manifest's public key, is missing. {RESTORE}")
+    try:
+        key = load_pem_public_key(path.read_bytes())
+    except ValueError as error:
+        raise IntegrityError(
+            f"datasets/{PUBLIC_KEY_NAME} is not a PEM public key ({error}). {RESTORE}"
+        ) from None
+    found = key_fingerprint(key) if isinstance(key, Ed25519PublicKey) else type(key).__name__
+    if not isinstance(key, Ed25519PublicKey) or found != PUBLIC_KEY_FINGERPRINT:
+        raise IntegrityError(
+            f"datasets/{PUBLIC_KEY_NAME} has been replaced: it is not the course's signing key "
+            f"(fingerprint {found}; labkit pins {PUBLIC_KEY_FINGERPRINT}). Nothing signed with it can "
+            f"be trusted. {RESTORE}"
+        )
+    return key
+
+
+def verified_manifest_bytes(root: Path | None = None) -> bytes:
+    """The manifest's bytes, after checking the pinned public key and the detached signature."""
+    from cryptography.exceptions import InvalidSignature
+
     root = root or datasets_dir()
+    key = _public_key(root)
+    data = (root / MANIFEST_NAME).read_bytes()
+    sig_path = root / SIGNATURE_NAME
+    if not sig_path.is_file():
+        raise IntegrityError(
+            f"datasets/{MANIFEST_NAME} is not signed (datasets/{SIGNATURE_NAME} is missing), so none of "
+            f"its hashes can be trusted. {RESTORE} A maintainer who has just rebuilt data or a model "
+            f"reviews `git diff datasets/` and signs it with `labkit data sign`."
+        )
+    try:
+        key.verify(base64.b64decode(sig_path.read_bytes().strip(), validate=True), data)
+    except (ValueError, InvalidSignature):
+        raise IntegrityError(
+            f"datasets/{MANIFEST_NAME} does not match its signature datasets/{SIGNATURE_NAME}: the "
+            f"manifest or the signature was changed after the course maintainer signed it, so none of "
+            f"its hashes can be trusted. Do not use the data or models. {RESTORE}"
+        ) from None
+    return data
+
+
+def signature_problem(root: Path | None = None) -> str | None:
+    """None if the manifest verifies against the pinned key, else what is wrong."""
+    try:
+        verified_manifest_bytes(root)
+    except IntegrityError as error:
+        return str(error)
+    return None
+
+
+def sign_manifest(root: Path | None = None, *, key_path: Path | None = None, check_files: bool = True) -> str:
+    """Sign datasets/MANIFEST.sha256 and return the key's fingerprint (`labkit data sign`).
+
+    Refuses a key whose public half is not the pinned one or not the shipped MANIFEST.pub, a manifest
+    with a path outside datasets/, and (with `check_files`) a pinned file whose bytes differ.
+    """
+    root = root or datasets_dir()
+    key = load_signing_key(key_path)
+    found = key_fingerprint(key.public_key())
+    if found != PUBLIC_KEY_FINGERPRINT:
+        raise ValueError(
+            f"The key at {key_path or signing_key_path()} (fingerprint {found}) is not the pinned "
+            f"course key ({PUBLIC_KEY_FINGERPRINT}); a manifest signed with it would be refused. To "
+            f"rotate keys follow docs/maintainers.md."
+        )
+    _public_key(root)  # the shipped public half must be the pinned one too
+    data = (root / MANIFEST_NAME).read_bytes()
+    manifest = parse_manifest(data.decode("utf-8"))
+    for relative, expected in manifest.items() if check_files else ():
+        actual = hashlib.sha256(_read_confined(root, relative)).hexdigest()
+        if actual != expected:
+            raise IntegrityError(
+                f"Refusing to sign: datasets/{relative} has SHA-256 {actual}, the manifest pins {expected}."
+            )
+    tmp = root / (SIGNATURE_NAME + ".tmp")
+    tmp.write_bytes(base64.b64encode(key.sign(data)) + b"\n")
+    tmp.replace(root / SIGNATURE_NAME)
+    return found
+
+
+# --- the manifest --------------------------------------------------------------------------------
+
+
+def check_relative(name: str) -> str:
+    """`name` if it is a plain relative path inside datasets/; IntegrityError if absolute or with '..'."""
+    parts = PurePosixPath(name).parts
+    if not name or "\\" in name or "\0" in name or PurePosixPath(name).is_absolute() or ".." in parts:
+        raise IntegrityError(
+            f"Manifest path {name!r} is not allowed: entries must be relative paths inside datasets/ "
+            f"(not absolute, no '..'). {RESTORE}"
+        )
+    return name
+
+
+def parse_manifest(text: str, *, where: str = f"datasets/{MANIFEST_NAME}") -> dict[str, str]:
+    """Map of relative path -> SHA-256 from manifest text; every path is checked to stay in datasets/."""
     entries: dict[str, str] = {}
-    text = (root / MANIFEST_NAME).read_text(encoding="utf-8")
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64:
-            raise IntegrityError(
-                f"{root / MANIFEST_NAME}, line {number} is not '<sha256>  <path>': {line!r}. "
-                f"Restore the manifest with `git checkout -- datasets/{MANIFEST_NAME}`."
-            )
-        entries[name.strip()] = digest.lower()
+        name = name.strip()
+        if not sep or len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
+            raise IntegrityError(f"{where}, line {number} is not '<sha256>  <path>': {line!r}. {RESTORE}")
+        try:
+            check_relative(name)
+        except IntegrityError as error:
+            raise IntegrityError(f"{where}, line {number}: {error}") from None
+        if name in entries:
+            raise IntegrityError(f"{where}, line {number} pins {name!r} a second time. {RESTORE}")
+        entries[name] = digest.lower()
     return entries
 
 
-def write_manifest_entry(relative: str, digest: str, root: Path | None = None) -> None:
-    """Add or replace one manifest line (used by the build and zoo-training commands)."""
+def read_manifest(root: Path | None = None) -> dict[str, str]:
+    """Map of relative path -> expected SHA-256 from datasets/MANIFEST.sha256, signature checked first."""
+    return parse_manifest(verified_manifest_bytes(root).decode("utf-8"))
+
+
+def write_manifest_entry(relative: str, digest: str, root: Path | None = None) -> bool:
+    """Add or replace one manifest line (build and zoo-training commands), then re-sign the manifest.
+
+    Re-signs only when the maintainer's key is here and the manifest verified before this change (so a
+    tampered line is never signed over); otherwise removes the stale signature, says so on stderr and
+    returns False: a maintainer must review `git diff datasets/` and run `labkit data sign`.
+    """
     import fcntl
 
     root = root or datasets_dir()
+    check_relative(relative)
     with open(root / (MANIFEST_NAME + ".lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two builds at once must not drop each other's line
-        entries = read_manifest(root)
+        trusted = signature_problem(root) is None
+        entries = parse_manifest((root / MANIFEST_NAME).read_text(encoding="utf-8"))
         entries[relative] = digest
         lines = [f"{entries[name]}  {name}" for name in sorted(entries)]
         tmp = root / (MANIFEST_NAME + ".tmp")
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(root / MANIFEST_NAME)
+        reason = "" if trusted else "it did not verify before this change"
+        if trusted:
+            try:
+                sign_manifest(root, check_files=False)  # the other builds' files may be mid-write
+                return True
+            except (FileNotFoundError, ValueError, IntegrityError) as error:
+                reason = str(error)
+        (root / SIGNATURE_NAME).unlink(missing_ok=True)
+        print(
+            f"labkit: datasets/{MANIFEST_NAME} now pins {relative} but is UNSIGNED ({reason}); labkit "
+            f"refuses to load anything until a maintainer reviews `git diff datasets/` and runs "
+            f"`labkit data sign`.",
+            file=sys.stderr,
+        )
+        return False
+
+
+def _read_confined(root: Path, relative: str) -> bytes:
+    """The bytes of datasets/<relative>, refusing paths that resolve (through symlinks) outside it."""
+    path = root / check_relative(relative)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise IntegrityError(f"datasets/{relative} resolves outside datasets/ (a symlink?). {RESTORE}")
+    if not path.is_file():
+        raise IntegrityError(
+            f"datasets/{relative} is missing (expected at {path}). "
+            f"Restore it with `git checkout -- datasets/{relative}`."
+        )
+    return path.read_bytes()
 
 
 @dataclass(frozen=True)
 class VerifiedFile:
-    """A shipped file whose bytes matched the manifest."""
+    """A shipped file whose bytes matched the signed manifest; `data` holds exactly those bytes."""
 
     path: Path
     sha256: str
+    data: bytes = field(repr=False)
 
 
-def verify(relative: str, root: Path | None = None) -> VerifiedFile:
-    """Check one shipped file against the manifest; raise IntegrityError with the fix if not."""
-    root = root or datasets_dir()
-    manifest = read_manifest(root)
-    restore = f"Restore it with `git checkout -- datasets/{relative}`"
+def _verify_entry(relative: str, root: Path, manifest: dict[str, str]) -> VerifiedFile:
     if relative not in manifest:
         raise IntegrityError(
             f"datasets/{relative} is not listed in datasets/{MANIFEST_NAME}, so it cannot be "
             f"trusted. Only load files the manifest pins."
         )
-    path = root / relative
-    if not path.is_file():
-        raise IntegrityError(f"datasets/{relative} is missing (expected at {path}). {restore}.")
-    actual = sha256_file(path)
+    data = _read_confined(root, relative)
+    actual = hashlib.sha256(data).hexdigest()
     expected = manifest[relative]
     if actual != expected:
         raise IntegrityError(
             f"datasets/{relative} has been altered: expected SHA-256 {expected}, "
-            f"got {actual}. Do not use it. {restore}, or rebuild it with the command in "
-            f"datasets/README.md and review the manifest change."
+            f"got {actual}. Do not use it. Restore it with `git checkout -- datasets/{relative}`, or "
+            f"rebuild it with the command in datasets/README.md and review the manifest change."
         )
-    return VerifiedFile(path=path, sha256=actual)
+    return VerifiedFile(path=root / relative, sha256=actual, data=data)
+
+
+def verify(relative: str, root: Path | None = None) -> VerifiedFile:
+    """Check the manifest's signature, then one shipped file; load from the returned `.data` bytes."""
+    root = root or datasets_dir()
+    return _verify_entry(check_relative(relative), root, read_manifest(root))
+
+
+def read_verified(relative: str, root: Path | None = None) -> bytes:
+    """The bytes of a shipped file, read once and checked against the signed manifest."""
+    return verify(relative, root).data
 
 
 def verify_all(root: Path | None = None) -> list[tuple[str, str | None]]:
-    """Verify every manifest entry; returns (path, error message or None) per file."""
+    """Verify the signature, then every entry; (path, error or None) per file, or one manifest error."""
     root = root or datasets_dir()
+    try:
+        manifest = read_manifest(root)
+    except IntegrityError as error:
+        return [(MANIFEST_NAME, str(error))]
     results: list[tuple[str, str | None]] = []
-    for relative in sorted(read_manifest(root)):
+    for relative in sorted(manifest):
         try:
-            verify(relative, root)
+            _verify_entry(relative, root, manifest)
             results.append((relative, None))
         except IntegrityError as error:
             results.append((relative, str(error)))

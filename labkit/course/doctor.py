@@ -46,18 +46,29 @@ def diagnose() -> list[Finding]:
         findings.append(Finding(True, "device", f"{device}{note}"))
     except Exception as error:  # noqa: BLE001
         findings.append(Finding(False, "device", str(error)))
+    manifest_ok = False
     try:
-        from labkit.integrity import verify_all
+        from labkit.integrity import MANIFEST_NAME, PUBLIC_KEY_FINGERPRINT, signature_problem, verify_all
         from labkit.paths import datasets_dir
 
         findings.append(Finding(True, "datasets", str(datasets_dir())))
-        for name, problem in verify_all():
-            findings.append(Finding(problem is None, f"datasets/{name}", problem or "SHA-256 ok"))
+        problem = signature_problem()  # first: a hash pinned by a forged manifest proves nothing
+        signed = f"signed by the course key {PUBLIC_KEY_FINGERPRINT[:16]}…"
+        findings.append(Finding(problem is None, f"datasets/{MANIFEST_NAME}", problem or signed))
+        manifest_ok = problem is None
+        if manifest_ok:
+            for name, trouble in verify_all():
+                findings.append(Finding(trouble is None, f"datasets/{name}", trouble or "SHA-256 ok"))
     except Exception as error:  # noqa: BLE001
         findings.append(Finding(False, "datasets", str(error)))
     from labkit.zoo.registry import SPECS, load_model, model_card
 
     for name in SPECS:
+        if not manifest_ok:
+            findings.append(
+                Finding(False, f"zoo/{name}", "not loaded: the data manifest did not verify (above)")
+            )
+            continue
         try:
             load_model(name, device="cpu")
             card = model_card(name)

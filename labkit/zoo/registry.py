@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from labkit.integrity import IntegrityError, sha256_file, verify, write_manifest_entry
+from labkit.integrity import IntegrityError, read_verified, sha256_file, verify, write_manifest_entry
 from labkit.models import build
 from labkit.paths import datasets_dir
 from labkit.runtime import get_device, seed_everything
@@ -96,12 +96,12 @@ def model_card(name: str) -> dict[str, Any]:
     """The verified metadata of a zoo model: architecture, data hash, seed, accuracy, command."""
     _spec(name)
     _, meta_file = _files(name)
-    return json.loads(verify(meta_file).path.read_text(encoding="utf-8"))
+    return json.loads(read_verified(meta_file).decode("utf-8"))
 
 
 def load_model(name: str, *, device: torch.device | str | None = None) -> nn.Module:
     """Load a zoo model by name after verifying weights and metadata against the manifest."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     weights_file, _ = _files(name)
     card = model_card(name)
@@ -112,7 +112,7 @@ def load_model(name: str, *, device: torch.device | str | None = None) -> nn.Mod
             f"Restore both with `git checkout -- datasets/{MODELS_DIR}/`."
         )
     model = build(card["architecture"], card["config"])
-    model.load_state_dict(load_file(str(weights.path)), strict=True)
+    model.load_state_dict(load(weights.data), strict=True)  # the bytes whose hash was checked
     return model.to(device or get_device()).eval()
 
 

@@ -1,0 +1,1 @@
+gwU51ksTN1uzASLTg1QcmuVChlmdzHEzk24dbBc3DzvZl4ourGy0RlRJKmNmO9VpMSh0dnti+nTYrwIKhsHQAg==
