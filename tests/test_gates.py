@@ -111,3 +111,34 @@ def test_shipped_artifacts_scan_clean():
 
     result = run_picklescan(datasets_dir())
     assert result.ok and result.failed == 0, result.output
+
+
+def test_run_picklescan_scans_a_directory_by_content_not_by_extension(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(MALICIOUS_PICKLE)  # renamed pickles, in a folder
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "notes.txt").write_bytes(MALICIOUS_PICKLE)
+    (tmp_path / "README.md").write_text("# artifacts\n")
+    scan = run_picklescan(tmp_path)
+    assert not scan.ok and scan.returncode == 1 and (scan.passed, scan.failed) == (1, 2), scan.output
+    assert "model.safetensors" in scan.output and "notes.txt" in scan.output
+
+
+def test_run_picklescan_fails_closed_when_it_saw_nothing(tmp_path):
+    empty = run_picklescan(tmp_path)
+    assert not empty.ok and empty.returncode == 2 and "found no file" in empty.output
+    (tmp_path / "weights.npz").write_bytes(b"not really anything")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone.pkl")  # present, but cannot be scanned
+    partial = run_picklescan(tmp_path)
+    assert not partial.ok and partial.returncode == 2, partial.output
+    assert "scanned 1 of 2 files" in partial.output and "dangling" in partial.output
+    assert (partial.passed, partial.failed) == (1, 1)
+
+
+def test_run_picklescan_counts_every_clean_file(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"weight": torch.zeros(2, 2)}, str(tmp_path / "a.safetensors"))
+    (tmp_path / "card.json").write_text('{"name": "a"}')
+    (tmp_path / "empty.bin").write_bytes(b"")  # holds nothing, still counted as looked at
+    scan = run_picklescan(tmp_path)
+    assert scan.ok and (scan.passed, scan.failed) == (3, 0), scan.output

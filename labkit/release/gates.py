@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -121,11 +122,6 @@ def _count(pattern: str, text: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _field(name: str, text: str) -> int:
-    match = re.search(rf"{name}: (\d+)", text)
-    return int(match.group(1)) if match else 0
-
-
 def gate_file(name: str, source: str, *, directory: Path | str | None = None) -> Path:
     """Write gate test source to `directory` (default: user_dir()/gates) as test_<name>.py; returns it."""
     from labkit.paths import user_dir
@@ -178,21 +174,86 @@ def run_pytest(path: Path | str, *, plugins: bool = False, timeout: float = 600.
     return GateRun(done.returncode, _count("passed", output), failed, output)
 
 
-_PICKLESCAN = "import sys; from picklescan.cli import main; sys.exit(main())"  # `python -m` drops the code
+# Runs in a fresh process: scans each file named on stdin (NUL-separated) by its content, whatever its
+# name, and prints picklescan's findings, its summary and one labkit line counting the files looked at.
+_PICKLESCAN = r"""
+import logging, os, sys
+from picklescan.cli import print_summary
+from picklescan.scanner import ScanResult, scan_bytes
+log = logging.getLogger("picklescan")
+log.setLevel(logging.INFO)
+log.addHandler(logging.StreamHandler(sys.stdout))
+log.addFilter(lambda record: "could not parse" not in record.getMessage())  # not a pickle: no news
+strict = sys.argv[1] == "strict"
+total, scanned, flagged, errors = ScanResult([]), 0, 0, 0
+for path in filter(None, sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\0")):
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:  # holds no pickle (and picklescan cannot seek it)
+                scanned += 1
+                continue
+            numpy = handle.read(6) == b"\x93NUMPY"
+            handle.seek(0)
+            result = scan_bytes(handle, path, ".npy" if numpy else os.path.splitext(path)[1], strict=strict)
+    except Exception as error:
+        print(f"ERROR: could not scan {path}: {error}")
+        errors += 1
+        continue
+    scanned += 1
+    flagged += result.issues_count > 0
+    total.merge(result)
+print_summary(False, total)
+print(f"labkit: files scanned by content: {scanned}; flagged: {flagged}; not scanned: {errors}")
+sys.exit(2 if errors or total.scan_err else 1 if total.issues_count else 0)
+"""
+
+
+def _artifact_files(path: Path) -> tuple[list[Path], list[Path]]:
+    """Every file under `path` (or `path` itself): (regular files to scan, entries that cannot be scanned)."""
+    if not path.is_dir():
+        candidates = [path]
+    else:
+        candidates = []
+        for base, dirs, files in os.walk(path):  # symlinked folders land in dirs and are not followed
+            candidates += [Path(base, d) for d in dirs if Path(base, d).is_symlink()]
+            candidates += [Path(base, f) for f in files]
+    regular: list[Path] = []
+    other: list[Path] = []
+    for candidate in sorted(candidates):
+        try:
+            is_regular = stat.S_ISREG(candidate.stat().st_mode)  # a FIFO or a device would hang the scan
+        except OSError:  # a broken symlink
+            is_regular = False
+        (regular if is_regular else other).append(candidate)
+    return regular, other
 
 
 def run_picklescan(path: Path | str, *, strict: bool = False, timeout: float = 120.0) -> GateRun:
-    """Scan a file or directory of model artifacts with picklescan (exit 0 clean, 1 dangerous, 2 error).
+    """Scan a file or every file under a directory with picklescan (exit 0 clean, 1 dangerous, 2 error).
 
-    The scanner reads the pickle opcodes without executing them; nothing is ever unpickled. In a
-    directory it scans pickle-based formats by extension (.pkl, .pt, .bin, .ckpt, .npy, .zip, ...);
-    a single file is scanned whatever its name. `strict` also fails on merely suspicious imports.
+    The scanner reads the pickle opcodes without executing them; nothing is ever unpickled. Every file
+    is scanned by its content, whatever its name (a pickle renamed to .safetensors or .txt is still a
+    pickle), and the gate fails closed (exit 2) if it scanned no file or fewer files than are present.
+    `passed` and `failed` count files. `strict` also fails on merely suspicious imports.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Nothing to scan at {path}.")
-    command = [sys.executable, "-c", _PICKLESCAN, "--path", str(path), *(["--strict"] if strict else [])]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_env(), check=False)
-    output = done.stdout + done.stderr
-    scanned, infected = (_field(name, output) for name in ("Scanned files", "Infected files"))
-    return GateRun(done.returncode, scanned - infected, infected, output)
+    regular, other = _artifact_files(path)
+    command = [sys.executable, "-c", _PICKLESCAN, "strict" if strict else "default"]
+    listing = "\0".join(str(p) for p in regular).encode("utf-8", "surrogateescape")
+    done = subprocess.run(
+        command, input=listing, capture_output=True, timeout=timeout, env=_env(), check=False
+    )
+    output = (done.stdout + done.stderr).decode("utf-8", "replace")
+    counts = re.findall(r"^labkit: files scanned by content: (\d+); flagged: (\d+);", output, re.MULTILINE)
+    scanned, flagged = (int(n) for n in counts[-1]) if counts else (0, 0)
+    present = len(regular) + len(other)
+    returncode = done.returncode
+    problems = [f"labkit: cannot scan {p} (not a regular file)" for p in other]
+    if scanned == 0 or scanned < present:
+        seen = f"found no file under {path}" if not present else f"scanned {scanned} of {present} files"
+        problems.append(f"labkit: FAIL: {seen}; a scan that did not look at every file proves nothing.")
+        returncode = returncode or 2
+    output = "\n".join([output.rstrip(), *problems]) if problems else output
+    return GateRun(returncode, scanned - flagged, flagged + present - scanned, output)
