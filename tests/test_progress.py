@@ -37,11 +37,66 @@ def test_corrupt_file_is_set_aside_not_lost(monkeypatch, tmp_path, capsys):
     assert load_progress()["exercises"]["00.integrity"]["passed"]
 
 
-def test_wrong_shape_json_is_also_recovered(monkeypatch, tmp_path):
+def test_wrong_shape_json_reads_as_empty_and_is_set_aside_only_on_write(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     progress_path().write_text("[1, 2, 3]")
     assert load_progress()["exercises"] == {}
-    assert list(tmp_path.glob("progress.corrupt-*.json"))
+    assert not list(tmp_path.glob("progress.corrupt-*.json"))  # reading changed nothing
+    record("00.integrity", passed=True)
+    assert [p.read_text() for p in tmp_path.glob("progress.corrupt-*.json")] == ["[1, 2, 3]"]
+
+
+WRONG_SHAPES = [
+    "[]",
+    "null",
+    '"progress"',
+    '{"exercises": []}',
+    '{"exercises": {"00.integrity": 5}}',
+    '{"exercises": {"00.integrity": [1, true]}}',
+    '{"exercises": {"00.integrity": {"attempts": "3", "passed": false, "first_passed": null}}}',
+    '{"exercises": {"00.integrity": {"attempts": true, "passed": false, "first_passed": null}}}',
+    '{"exercises": {"00.integrity": {"attempts": 1, "passed": "no", "first_passed": null}}}',
+    '{"exercises": {"00.integrity": {"passed": true, "first_passed": null}}}',
+    '{"exercises": {"00.integrity": {"attempts": 1, "passed": true, "first_passed": 7}}}',
+    '{"learner": ["x"], "exercises": {}}',
+]
+
+
+@pytest.mark.parametrize("text", WRONG_SHAPES)
+def test_check_survives_a_progress_file_of_the_wrong_shape(monkeypatch, tmp_path, capsys, text):
+    from labkit.checks import check
+    from tests.answers.m00 import ANSWERS
+
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    progress_path().write_text(text)
+    check("00.integrity", ANSWERS["00.integrity"][0])  # no TypeError from inside labkit
+    assert "moved to" in capsys.readouterr().err
+    assert [p.read_text() for p in tmp_path.glob("progress.corrupt-*.json")] == [text]
+    entry = load_progress()["exercises"]["00.integrity"]
+    assert entry["passed"] is True and entry["attempts"] == 1
+
+
+@pytest.mark.parametrize("text", ["{ not json", *WRONG_SHAPES])
+def test_labkit_progress_reports_a_bad_file_and_never_changes_it(monkeypatch, tmp_path, capsys, text):
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    progress_path().write_text(text)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["progress"]) == 0
+    out = capsys.readouterr().out
+    assert "could not be read" in out and "0 of" in out
+    assert main(["progress", "--json"]) == 0
+    assert "could not be read" in json.loads(capsys.readouterr().out)["problem"]
+    assert progress_path().read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".lock") == before
+
+
+def test_set_aside_files_never_overwrite_each_other(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    for n in range(3):  # well within one second
+        progress_path().write_text(f"corrupt {n}")
+        record("00.integrity", passed=False)
+    kept = sorted(p.read_text() for p in tmp_path.glob("progress.corrupt-*.json"))
+    assert kept == ["corrupt 0", "corrupt 1", "corrupt 2"]
 
 
 def test_cli_progress_json(monkeypatch, tmp_path, capsys):

@@ -9,7 +9,9 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,25 +50,79 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def load_progress(path: Path | None = None) -> dict[str, Any]:
-    """Read the progress file; a corrupt one is set aside (never deleted) and a fresh one begun."""
+def _problem(data: Any) -> str | None:
+    """What is wrong with a parsed progress record, or None if every part has the expected type."""
+    if not isinstance(data, dict):
+        return f"it holds a JSON {type(data).__name__}, not an object"
+    if not isinstance(data.get("exercises"), dict):
+        return "its 'exercises' is missing or not an object"
+    if "learner" in data and not isinstance(data["learner"], str | None):
+        return "its 'learner' is not a string"
+    for key, entry in data["exercises"].items():
+        if not isinstance(entry, dict):
+            return f"exercise {key!r} is a {type(entry).__name__}, not an object"
+        attempts = entry.get("attempts")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+            return f"exercise {key!r} has attempts={attempts!r}, not a count"
+        if not isinstance(entry.get("passed"), bool):
+            return f"exercise {key!r} has passed={entry.get('passed')!r}, not true or false"
+        for stamp in ("first_passed", "last_attempt"):
+            if not isinstance(entry.get(stamp), str | None):
+                return f"exercise {key!r} has {stamp}={entry.get(stamp)!r}, not a time"
+    return None
+
+
+def read_progress(path: Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """The progress record and None, or a fresh record and what is wrong with the file. Never writes."""
     path = path or progress_path()
     if not path.exists():
-        return _fresh()
+        return _fresh(), None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("exercises"), dict):
-            raise ValueError("not a labkit progress record")
-        return data
-    except (ValueError, UnicodeDecodeError) as error:
-        aside = path.with_name(f"{path.stem}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}.json")
-        path.replace(aside)
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return _fresh(), f"it is not readable JSON ({error})"
+    problem = _problem(data)
+    return (_fresh(), problem) if problem else (data, None)
+
+
+def load_progress(path: Path | None = None) -> dict[str, Any]:
+    """Read the progress file without changing it; an unreadable one reads as empty, with a message."""
+    path = path or progress_path()
+    data, problem = read_progress(path)
+    if problem:
         print(
-            f"labkit: your progress file {path} could not be read ({error}). It was moved to "
+            f"labkit: your progress file {path} could not be read: {problem}. It is left as it is and "
+            f"reads as empty; the next check you run sets it aside (nothing is deleted) and starts a "
+            f"fresh one.",
+            file=sys.stderr,
+        )
+    return data
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a corrupt progress file to a name no earlier file has (never overwriting); returns it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    for _ in range(100):
+        aside = path.with_name(f"{path.stem}.corrupt-{stamp}-{uuid.uuid4().hex[:12]}.json")
+        try:  # claim the name first: an earlier set-aside file is never overwritten
+            os.close(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        os.replace(path, aside)
+        return aside
+    raise FileExistsError(f"could not find a free name beside {path} to set it aside")
+
+
+def _load_for_write(path: Path) -> dict[str, Any]:
+    data, problem = read_progress(path)
+    if problem and path.exists():
+        aside = _set_aside(path)
+        print(
+            f"labkit: your progress file {path} could not be read: {problem}. It was moved to "
             f"{aside} so nothing is lost, and a fresh one was started.",
             file=sys.stderr,
         )
-        return _fresh()
+    return data
 
 
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -88,7 +144,7 @@ def record(exercise_id: str, *, passed: bool, path: Path | None = None) -> dict[
     path = path or progress_path()
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with _locked(path):
-        data = load_progress(path)
+        data = _load_for_write(path)
         entry = data["exercises"].setdefault(
             exercise_id, {"attempts": 0, "passed": False, "first_passed": None}
         )
@@ -110,7 +166,7 @@ def report(exercise_ids: Iterable[str], *, path: Path | None = None) -> dict[str
     bad = [i for i in known if not isinstance(i, str) or "." not in i]
     if bad:
         raise ValueError(f"exercise_ids must look like '00.integrity' (module.name), got {bad[:3]}.")
-    data = load_progress(path)
+    data, problem = read_progress(path)  # reading never changes the learner's files
     done = data["exercises"]
     modules = []
     for module in MODULES:
@@ -127,12 +183,20 @@ def report(exercise_ids: Iterable[str], *, path: Path | None = None) -> dict[str
                 "missing": [i for i in ids if i not in passed],
             }
         )
-    return {"learner": data.get("learner"), "file": str(path or progress_path()), "modules": modules}
+    summary = {"learner": data.get("learner"), "file": str(path or progress_path()), "modules": modules}
+    if problem:
+        summary["problem"] = (
+            f"the progress file could not be read ({problem}); it is shown as empty and left as it is "
+            f"until the next check sets it aside"
+        )
+    return summary
 
 
 def format_report(summary: dict[str, Any]) -> str:
     """Human-readable text of `report()` for `labkit progress`."""
     lines = [f"Progress of {summary['learner']} ({summary['file']})", ""]
+    if summary.get("problem"):
+        lines += [f"  ✘ {summary['problem']}.", ""]
     total = passed = 0
     for m in summary["modules"]:
         mark = "done" if m["passed"] == m["total"] else f"missing {', '.join(m['missing'])}"
