@@ -7,149 +7,35 @@ oversized, adversarial or extraction queries).
 
 import asyncio
 import hashlib
-import itertools
 import json
 import math
-import secrets
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from labkit.policy import apply_policy
-from labkit.service.audit import AuditLog, QueryMemory, clip, summarise_inputs
+from labkit.service.audit import summarise_inputs
 from labkit.service.client import API_KEY_HEADER
-from labkit.service.limits import Limits, LogThrottle
 from labkit.service.requests import RequestError, decode_body, read_body
-from labkit.service.validation import InputValidationError, validate_digit_batch, validate_vectors
+from labkit.service.state import (
+    DEFAULT_KEYS,
+    DIGIT_SHAPE,
+    ServiceConfig,
+    ServiceState,
+    client_of,
+    new_record,
+    suppressed_record,
+)
+from labkit.service.validation import InputValidationError
 
-DIGIT_SHAPE = (1, 28, 28)
-DEFAULT_KEYS = {"demo-key": "demo"}
+__all__ = ["DEFAULT_KEYS", "DIGIT_SHAPE", "ServiceConfig", "ServiceState", "build_app"]
 
-
-@dataclass
-class ServiceConfig:
-    """Everything a deployment decides: model, policy, keys, limits and where the log goes."""
-
-    model: nn.Module
-    model_name: str
-    input_shape: tuple[int, ...]
-    policy: str
-    decimals: int
-    top_k: int
-    api_keys: dict[str, str]
-    rate_limit: float | None
-    budget: int | None
-    max_batch: int
-    max_body_bytes: int
-    value_range: tuple[float, float] | None
-    log_path: Path
-    body_timeout: float = 10.0
-
-
-class ServiceState:
-    """Mutable per-service state shared by request handlers: limits, query memory, request ids and
-    the worker threads that decode, validate, predict and log (so the event loop only does I/O)."""
-
-    def __init__(self, config: ServiceConfig, log: AuditLog, *, workers: int = 4) -> None:
-        self.config = config
-        self.log = log
-        self.limits = Limits(rate_limit=config.rate_limit, budget=config.budget)
-        self.throttle = LogThrottle()
-        self.model_lock = threading.Lock()
-        self.memory_lock = threading.Lock()
-        self.memory = QueryMemory()
-        self.run = secrets.token_hex(4)  # request ids are f"{run}-{n}": unique across restarts
-        self.ids = itertools.count(1)
-        self.device = next(config.model.parameters()).device
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labkit-serving")
-
-    def close(self) -> None:
-        """Finish queued work, log any suppressed-line counts and stop the worker threads."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        for source, count in self.throttle.drain().items():
-            self.log.append(_suppressed_record(self, source, count), durable=False)
-
-    def validate(self, data: Any) -> torch.Tensor:  # noqa: ANN401
-        cfg = self.config
-        if cfg.input_shape == DIGIT_SHAPE:
-            return validate_digit_batch(data, max_batch=cfg.max_batch)
-        return validate_vectors(data, cfg.input_shape, max_batch=cfg.max_batch, value_range=cfg.value_range)
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        with self.model_lock, torch.no_grad():
-            logits = self.config.model(x.to(self.device)).float().cpu()
-        return torch.softmax(logits, dim=1)
-
-
-def _client_of(state: ServiceState, key: str | None) -> str:
-    if not key:
-        raise RequestError(401, "unauthorized", f"send your API key in the {API_KEY_HEADER} header.")
-    client = state.config.api_keys.get(key)
-    if client is None:
-        raise RequestError(401, "unauthorized", "unknown API key.")
-    return client
-
-
-def _key_id(key: str | None) -> str | None:
-    return hashlib.sha256(key.encode()).hexdigest()[:8] if key else None
-
-
-MAX_PATH = 256  # characters of a request path kept in the log
 INTERNAL = {
     "error": "internal",
     "message": "the service failed on this request; it has been logged.",
     "status": 500,
 }
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _new_record(state: ServiceState, key: str | None, request: Any) -> dict[str, Any]:  # noqa: ANN401
-    return {
-        "time": _now(),
-        "run": state.run,
-        "request_id": f"{state.run}-{next(state.ids)}",
-        "client": state.config.api_keys.get(key or ""),
-        "key_id": _key_id(key),
-        "source": request.client.host if request.client else None,
-        "method": request.method,
-        "path": clip(request.url.path, MAX_PATH),
-        "policy": state.config.policy,
-        "status": 200,
-        "error": None,
-        "n": 0,
-        "bytes": None,
-        "input_sha256": None,
-        "summary": None,
-        "nearest_l2": None,
-        "output": None,
-        "remaining": None,
-    }
-
-
-def _suppressed_record(state: ServiceState, source: str, count: int) -> dict[str, Any]:
-    """The summary line that stands for `count` throttled lines from `source`."""
-    return {
-        "time": _now(),
-        "run": state.run,
-        "request_id": None,
-        "client": None,
-        "source": source,
-        "status": None,
-        "error": "suppressed",
-        "suppressed": count,
-        "message": f"{count} audit line(s) of unauthenticated or unknown-path requests from {source} "
-        "were not written (over the per-source log rate).",
-    }
 
 
 def _answer(
@@ -242,7 +128,7 @@ def _finish(
             allowed, suppressed = state.throttle.allow(str(record.get("source")))
             if suppressed:
                 state.log.append(
-                    _suppressed_record(state, str(record.get("source")), suppressed), durable=False
+                    suppressed_record(state, str(record.get("source")), suppressed), durable=False
                 )
             if allowed:
                 state.log.append(record, durable=False)
@@ -306,7 +192,7 @@ def build_app(state: ServiceState) -> Any:  # noqa: ANN401 - a FastAPI app
     async def anything(request: Any) -> Response:  # noqa: ANN401
         started = time.perf_counter()
         key = request.headers.get(API_KEY_HEADER)
-        record = _new_record(state, key, request)
+        record = new_record(state, key, request)
         error = RequestError(404, "not_found", "the API is POST /predict and GET /health.")
         client = record["client"]
         return respond(
@@ -316,10 +202,10 @@ def build_app(state: ServiceState) -> Any:  # noqa: ANN401 - a FastAPI app
     async def predict(request: Any) -> Response:  # noqa: ANN401
         started = time.perf_counter()
         key = request.headers.get(API_KEY_HEADER)
-        record = _new_record(state, key, request)
+        record = new_record(state, key, request)
         client = None
         try:
-            client = _client_of(state, key)
+            client = client_of(state, key)
             state.limits.admit(client)
             raw = await read_body(request, cfg.max_body_bytes, timeout=cfg.body_timeout)
         except RequestError as error:
