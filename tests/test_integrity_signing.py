@@ -187,3 +187,17 @@ def test_generate_signing_key_never_overwrites(tmp_path):
     assert path.stat().st_mode & 0o077 == 0
     with pytest.raises(FileExistsError, match="already exists"):
         generate_signing_key(path)
+
+
+def test_maintainer_commands_re_sign_or_say_the_manifest_is_unsigned(
+    signed_tree, tmp_path, monkeypatch, capsys
+):
+    assert main(["zoo", "answer-key"]) == 0
+    assert "re-signed" in capsys.readouterr().out
+    assert integrity.signature_problem(signed_tree) is None
+    monkeypatch.setenv("LABKIT_SIGNING_KEY", str(tmp_path / "no-such.key"))
+    assert main(["zoo", "answer-key"]) == 0
+    captured = capsys.readouterr()
+    assert "UNSIGNED" in captured.out and "labkit data sign" in captured.out and "UNSIGNED" in captured.err
+    assert main(["doctor"]) == 1
+    assert "is not signed" in capsys.readouterr().out
