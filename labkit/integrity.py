@@ -28,7 +28,9 @@ PUBLIC_KEY_NAME = "MANIFEST.pub"
 # SHA-256 of the raw 32-byte Ed25519 public key in datasets/MANIFEST.pub (docs/maintainers.md: rotation).
 PUBLIC_KEY_FINGERPRINT = "a5e7ebfa23f50b5238166db35c7b4d3983e002ab1f5806e8ebadef1074ff149b"
 SIGNING_KEY_ENV = "LABKIT_SIGNING_KEY"
-RESTORE = "Restore the shipped files with `git checkout -- datasets/`."
+RESTORE = (
+    "`git diff datasets/` shows what changed; restore the shipped files with `git checkout -- datasets/`."
+)
 
 
 class IntegrityError(RuntimeError):
@@ -103,6 +105,7 @@ def load_signing_key(path: Path | None = None) -> Ed25519PrivateKey:
 
 
 def _public_key(root: Path) -> Ed25519PublicKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -111,7 +114,7 @@ def _public_key(root: Path) -> Ed25519PublicKey:
         raise IntegrityError(f"datasets/{PUBLIC_KEY_NAME}, the manifest's public key, is missing. {RESTORE}")
     try:
         key = load_pem_public_key(path.read_bytes())
-    except ValueError as error:
+    except (ValueError, UnsupportedAlgorithm) as error:
         raise IntegrityError(
             f"datasets/{PUBLIC_KEY_NAME} is not a PEM public key ({error}). {RESTORE}"
         ) from None

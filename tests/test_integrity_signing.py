@@ -131,6 +131,15 @@ def test_a_swapped_public_key_is_refused_even_with_a_matching_signature(signed_t
     assert key_fingerprint(forger.public_key()) in str(info.value)
     assert main(["doctor"]) == 1
     assert "has been replaced" in capsys.readouterr().out
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    (signed_tree / PUBLIC_KEY_NAME).write_bytes(public_key_pem(other))  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError, match="has been replaced"):
+        load_digits("test")
+    (signed_tree / PUBLIC_KEY_NAME).write_text("garbage")
+    with pytest.raises(IntegrityError, match="not a PEM public key"):
+        load_digits("test")
     (signed_tree / PUBLIC_KEY_NAME).unlink()
     with pytest.raises(IntegrityError, match="public key, is missing"):
         load_digits("test")
