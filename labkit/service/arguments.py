@@ -54,7 +54,7 @@ def api_keys(keys: Mapping[str, str]) -> dict[str, str]:
     return dict(keys)
 
 
-def shape(value: Any) -> tuple[int, ...] | None:  # noqa: ANN401
+def shape(value: Any, name: str = "input_shape") -> tuple[int, ...] | None:  # noqa: ANN401
     """input_shape: None or 1 to 3 whole numbers >= 1."""
     if value is None:
         return None
@@ -64,8 +64,7 @@ def shape(value: Any) -> tuple[int, ...] | None:  # noqa: ANN401
         or not all(isinstance(s, Integral) and not isinstance(s, bool) and int(s) >= 1 for s in value)
     ):
         raise ValueError(
-            "input_shape must be a tuple of 1 to 3 whole numbers >= 1 (one input, e.g. (30,)), "
-            f"not {value!r}."
+            f"{name} must be a tuple of 1 to 3 whole numbers >= 1 (one input, e.g. (30,)), not {value!r}."
         )
     return tuple(int(s) for s in value)
 

@@ -19,14 +19,21 @@ from typing import Any
 
 import torch
 
+from labkit.service import arguments
+
 
 class AuditLog:
     """Append-only JSONL file: `append(record)` writes one whole line and makes it durable."""
 
     def __init__(self, path: str | Path, *, fsync: bool = True, max_field: int = 1024) -> None:
+        if not isinstance(path, (str, Path)) or not str(path):
+            raise ValueError(f"path must be a file path (str or Path), not {path!r}.")
+        self.fsync = arguments.flag("fsync", fsync)
+        self.max_field = arguments.whole("max_field", max_field, low=16, what=" characters")
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"path must be a file, not the directory {str(self.path)!r}.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fsync, self.max_field = fsync, max_field
         self._lock = threading.Lock()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if self.path.stat().st_size and not self._ends_with_newline():
@@ -84,6 +91,8 @@ def jsonable(value: Any, *, max_field: int = 1024) -> Any:  # noqa: ANN401 - any
 def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
     """Parse an audit log into a list of records; skips (and warns about) torn lines left by a crash
     and raises ValueError, naming the file and line, for a line that is JSON but not an object."""
+    if not isinstance(path, (str, Path)):
+        raise ValueError(f"path must be a file path (str or Path), not {type(path).__name__}.")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -120,6 +129,9 @@ def summarise_inputs(
 ) -> dict[str, Any]:
     """Compact statistics of a validated batch for detectors: mean, std, min, max and the fraction of
     values at the ends of the valid range ("saturated"; None without a range)."""
+    if not isinstance(x, torch.Tensor) or x.numel() == 0:
+        raise ValueError(f"x must be a non-empty tensor, not {type(x).__name__} {getattr(x, 'shape', '')}.")
+    value_range = arguments.value_range(value_range)
     flat = x.detach().double().flatten()  # float64: float32 inputs near 3e38 keep a finite std
     summary: dict[str, Any] = {
         "mean": _round(float(flat.mean())),
@@ -142,12 +154,14 @@ class QueryMemory:
     (repeated or slightly varied queries are a sign of extraction or of a black-box attack)."""
 
     def __init__(self, *, size: int = 512) -> None:
-        self.size = size
+        self.size = arguments.whole("size", size, low=1, what=" inputs per client")
         self._seen: dict[str, torch.Tensor] = {}
 
     def nearest(self, client: str, x: torch.Tensor) -> list[float | None]:
         """L2 distance from each input to the nearest earlier input of this client (None for the
         client's very first input), then remember the inputs."""
+        if not isinstance(x, torch.Tensor) or x.ndim < 2 or len(x) == 0:
+            raise ValueError(f"x must be a non-empty batch tensor (N x ...), not {type(x).__name__}.")
         flat = x.detach().float().flatten(1).cpu()
         previous = self._seen.get(client, torch.empty(0, flat.shape[1]))
         pool = torch.cat([previous, flat])

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from labkit.service import arguments
+
 API_KEY_HEADER = "X-API-Key"
 
 
@@ -57,8 +59,15 @@ class Prediction:
 def encode_array(x: Any) -> dict[str, Any]:
     """A batch (tensor, array or nested lists) as the compact JSON body {"array": {dtype, shape, data}}."""
     if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    array = np.asarray(x)
+        x = x.detach().cpu().float().numpy() if x.dtype == torch.bfloat16 else x.detach().cpu().numpy()
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError):
+        raise ValueError(
+            "x must be a batch of numbers with one shape (ragged lists cannot be sent)."
+        ) from None
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"x must hold numbers (not booleans), not values of dtype {array.dtype}.")
     if array.dtype != np.uint8:
         array = array.astype(np.float32)
     array = np.ascontiguousarray(array)
@@ -99,6 +108,12 @@ class Client:
     ) -> None:
         import httpx
 
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError(f"url must be an http:// or https:// address, not {url!r}.")
+        if not isinstance(api_key, str):
+            raise ValueError(f"api_key must be a string, not {type(api_key).__name__}.")
+        timeout = arguments.positive("timeout", timeout, what=" seconds")
+        wait_on_rate_limit = arguments.flag("wait_on_rate_limit", wait_on_rate_limit)
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.wait_on_rate_limit = wait_on_rate_limit
@@ -156,10 +171,12 @@ class Client:
     def predict(self, x: Any, *, batch_size: int | None = None) -> Prediction:
         """Labels and released probabilities for a batch; large batches are split into
         requests of `batch_size` images. Raises ServiceError / RateLimited / BudgetExceeded."""
+        if not hasattr(x, "__len__") or isinstance(x, (str, bytes, dict)):
+            raise ValueError(f"x must be a batch of inputs (tensor, array or list), not {type(x).__name__}.")
         n = len(x)
         if n == 0:
             raise ValueError("predict() needs at least one input.")
-        size = batch_size or n
+        size = arguments.whole_or_none("batch_size", batch_size, low=1, what=" inputs per request") or n
         labels: list[torch.Tensor] = []
         probabilities: list[torch.Tensor] = []
         answer: dict[str, Any] = {}

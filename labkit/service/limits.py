@@ -11,6 +11,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from labkit.service import arguments
 from labkit.service.requests import RequestError
 
 
@@ -24,7 +25,8 @@ class Limits:
     """Per-client request rate (requests per second) and image budget; thread-safe."""
 
     def __init__(self, *, rate_limit: float | None, budget: int | None) -> None:
-        self.rate_limit, self.budget = rate_limit, budget
+        self.rate_limit = arguments.rate(rate_limit)
+        self.budget = arguments.whole_or_none("budget", budget, low=0, what=" images")
         self.lock = threading.Lock()
         self.usage: dict[str, _Usage] = {}
 
@@ -83,7 +85,9 @@ class LogThrottle:
     `drain` at shutdown) so a summary line records them: nothing is silently lost."""
 
     def __init__(self, *, rate: float = 10.0, burst: int = 20, max_sources: int = 4096) -> None:
-        self.rate, self.burst, self.max_sources = rate, burst, max_sources
+        self.rate = arguments.positive("rate", rate, what=" lines per second")
+        self.burst = arguments.whole("burst", burst, low=1, what=" lines")
+        self.max_sources = arguments.whole("max_sources", max_sources, low=1, what=" sources")
         self.lock = threading.Lock()
         self._buckets: dict[str, list[float]] = {}  # source -> [tokens, last refill, suppressed]
 

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from labkit.service import arguments
+
 IMAGE_SHAPE = (28, 28)
 MAX_BATCH = 256
 
@@ -78,6 +80,7 @@ def _as_batch(array: np.ndarray) -> np.ndarray:
 def validate_digit_batch(data: Any, *, max_batch: int = MAX_BATCH) -> torch.Tensor:
     """Untrusted pixels (list, NumPy array or tensor) -> float32 N x 1 x 28 x 28 in [0, 1], or raise
     InputValidationError naming what was wrong (type, dtype, shape, batch size, NaN/inf, range)."""
+    max_batch = arguments.whole("max_batch", max_batch, low=1, what=" images")
     array = _as_array(data)
     _check_dtype(array)
     array = _as_batch(array)
@@ -104,6 +107,11 @@ def validate_vectors(
     data: Any, shape: tuple[int, ...], *, max_batch: int, value_range: tuple[float, float] | None
 ) -> torch.Tensor:
     """Generic check for non-image models: N x *shape (or one input) of finite numbers."""
+    shape = arguments.shape(shape, "shape") or ()
+    if not shape:
+        raise ValueError("shape must be a tuple of 1 to 3 whole numbers >= 1, not None.")
+    max_batch = arguments.whole("max_batch", max_batch, low=1, what=" inputs")
+    value_range = arguments.value_range(value_range)
     wanted = " x ".join(map(str, shape))
     if isinstance(data, (list, tuple)):
         array = numbers_from_lists(data, f"send N x {wanted}")
