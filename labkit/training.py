@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from labkit import validate as v
 from labkit.models import DigitsCNN
 from labkit.runtime import get_device, seed_everything
 
@@ -19,6 +20,9 @@ Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], t
 
 def random_shift(images: torch.Tensor, generator: torch.Generator, *, pixels: int = 2) -> torch.Tensor:
     """Shift each image by up to `pixels` in x and y (zero fill): cheap digit augmentation."""
+    v.images("images", images)
+    _generator("generator", generator)
+    pixels = v.nonnegative_int("pixels", pixels)
     n = images.shape[0]
     padded = nn.functional.pad(images, (pixels, pixels, pixels, pixels))
     offsets = torch.randint(0, 2 * pixels + 1, (n, 2), generator=generator)
@@ -38,11 +42,11 @@ def shuffled_batches(
     does (a base seed, then the permutation), so it yields the same batches, without DataLoader's
     per-record fetch and collate.
     """
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} rows but y has {len(y)}; they must match.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
-    n = len(x)
+    v.tensor("x", x)
+    v.tensor("y", y)
+    n = v.same_length(x=x, y=y)
+    batch_size = v.positive_int("batch_size", batch_size)
+    _generator("generator", generator)
     torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader's per-epoch base seed
     order = torch.randperm(n, generator=generator)
     for start in range(0, n, batch_size):
@@ -54,12 +58,31 @@ def shuffled_batches(
         torch.randperm(n, generator=generator)
 
 
+def _generator(name: str, value: object) -> torch.Generator:
+    if not isinstance(value, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator, not {value!r}.")
+    return value
+
+
+def check_training_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, labels: bool) -> None:
+    """Check a model and its training data: finite float inputs (images in [0, 1] when 4-D), one
+    target per input; with `labels`, y holds class indices the model has outputs for."""
+    _inputs(model, x)
+    if labels:
+        v.model_labels("y", y, model=model, x=x)
+    else:
+        v.tensor("y", y)
+        v.same_length(x=x, y=y)
+
+
 def _cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, _: torch.Generator) -> torch.Tensor:
     return nn.functional.cross_entropy(model(x), y)
 
 
 def loss_objective(loss: Loss) -> Objective:
     """A training objective from a loss of the logits and the targets (e.g. soft-label cross-entropy)."""
+
+    v.function("loss", loss)
 
     def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, _: torch.Generator) -> torch.Tensor:
         return loss(model(x), y)
@@ -88,16 +111,12 @@ def train_model(
     The loss of a batch is cross-entropy, or `objective(model, xb, yb, generator)` (soft targets,
     adversarial training). The seed fixes the batches, the augmentation and whatever randomness the
     objective draws from the generator."""
-    if len(x) == 0 or len(x) != len(y):
-        raise ValueError(
-            f"x has {len(x)} inputs and y has {len(y)} labels: give one label (or target row) per input, "
-            "and at least one input."
-        )
-    if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError(
-            f"need epochs >= 1, batch_size >= 1 and lr > 0, got epochs={epochs}, "
-            f"batch_size={batch_size}, lr={lr}."
-        )
+    check_training_data(model, x, y, labels=objective is None)
+    epochs = v.positive_int("epochs", epochs)
+    batch_size = v.positive_int("batch_size", batch_size)
+    lr = v.positive_float("lr", lr)
+    weight_decay = v.nonnegative_float("weight_decay", weight_decay)
+    v.integer("seed", seed)
     batch_objective = objective or _cross_entropy
     device = device or get_device()
     model.to(device).train()
@@ -139,8 +158,12 @@ def train_reader(
 ) -> DigitsCNN:
     """A fresh cheque reader (DigitsCNN) trained from `seed`: the quick recipe the notebooks retrain
     with (poisoning sweeps, backdoors, filtered data). `anneal_epochs` more epochs at lr / 10 follow."""
-    if anneal_epochs < 0:
-        raise ValueError(f"anneal_epochs must be >= 0, not {anneal_epochs}.")
+    v.images("x", x)
+    v.labels("y", y, n=len(x), num_classes=10)
+    v.positive_int("epochs", epochs)
+    v.positive_int("batch_size", batch_size)
+    v.positive_float("lr", lr)
+    anneal_epochs = v.nonnegative_int("anneal_epochs", anneal_epochs)
     seed_everything(seed)  # the initial weights are part of the recipe
     model = DigitsCNN(channels=channels, hidden=hidden)
     train_model(
@@ -176,6 +199,8 @@ def predict_logits(
     model: nn.Module, x: torch.Tensor, *, batch_size: int = 512, device: torch.device | None = None
 ) -> torch.Tensor:
     """Model logits for every row of x, computed in batches (returned on the CPU)."""
+    _inputs(model, x)
+    batch_size = v.positive_int("batch_size", batch_size)
     device = device or next(model.parameters()).device
     model.eval()
     outs = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
@@ -184,17 +209,29 @@ def predict_logits(
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512) -> float:
     """Fraction of rows the model labels correctly."""
-    if len(y) == 0:
-        raise ValueError("accuracy() needs at least one example.")
-    predictions = predict_logits(model, x, batch_size=batch_size).argmax(dim=1)
-    return (predictions == y.cpu()).float().mean().item()
+    _inputs(model, x)
+    v.labels("y", y, n=len(x))
+    logits = predict_logits(model, x, batch_size=batch_size)
+    v.labels("y", y, num_classes=logits.shape[1])
+    return (logits.argmax(dim=1) == y.cpu()).float().mean().item()
+
+
+def _inputs(model: nn.Module, x: torch.Tensor) -> None:
+    """A model and inputs it can read: finite floats (images in [0, 1] when 4-D) of a shape it takes."""
+    v.module("model", model)
+    v.inputs("x", x)
+    v.model_outputs(model, x)
 
 
 @torch.no_grad()
 def model_features(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
     """`model.features(x)` in batches, on the CPU (e.g. DigitsCNN's penultimate layer)."""
+    _inputs(model, x)
+    batch_size = v.positive_int("batch_size", batch_size)
     if not hasattr(model, "features"):
-        raise TypeError(f"{type(model).__name__} has no .features(x); pass features you computed yourself.")
+        raise TypeError(
+            f"model ({type(model).__name__}) has no .features(x); pass features you computed yourself."
+        )
     features: Callable[[torch.Tensor], torch.Tensor] = model.features  # type: ignore[assignment]
     device = next(model.parameters()).device
     model.eval()

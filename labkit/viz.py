@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from labkit import validate as v
+
 
 def image_grid(
     images: torch.Tensor,
@@ -19,8 +21,13 @@ def image_grid(
     """Show N x 1 x H x W images in [0, 1] as a grid; returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
+    v.tensor("images", images, ndim=4, floating=True)
+    columns = v.positive_int("columns", columns)
+    size = v.positive_float("size", size)
     images = images.detach().cpu()
     n = len(images)
+    if titles is not None and (isinstance(titles, str) or len(titles) != n):
+        raise ValueError(f"titles must be a list of {n} strings, one per image, not {titles!r}.")
     rows = max(1, -(-n // columns))
     cols = min(columns, max(n, 1))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.15), squeeze=False)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from labkit import validate as v
 from labkit.attacks.evasion import ATTACK_NAMES, make_attack
 from labkit.attacks.robustness import adversarial_examples
 
@@ -70,11 +71,22 @@ def _attack(name: str) -> Any:
     return make_attack(name)
 
 
-def _check_explorer_inputs(x: torch.Tensor, y: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 4 or not isinstance(y, torch.Tensor) or len(x) != len(y):
-        raise ValueError("expected images x of shape N x C x H x W and a tensor of N labels y.")
-    if len(x) == 0:
-        raise ValueError("x is empty: give the explorer at least one image.")
+def _check_explorer_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+    v.module("model", model)
+    v.images("x", x)
+    v.model_labels("y", y, model=model, x=x)
+
+
+def _check_attack(attack: str) -> None:
+    if not isinstance(attack, str) or attack not in ATTACK_NAMES:
+        raise ValueError(
+            f"attack {attack!r} is not known: the explorer offers {', '.join(EXPLORER_ATTACKS)}."
+        )
+    if attack not in EXPLORER_ATTACKS:
+        raise ValueError(
+            f"attack {attack!r} does not take a fixed L-inf epsilon; "
+            f"use one of {', '.join(EXPLORER_ATTACKS)}."
+        )
 
 
 def explore(
@@ -92,17 +104,10 @@ def explore(
     Threat model: white-box (gradients of `model`), L-inf budget epsilon, pixels stay in [0, 1].
     PGD runs without a random start so that the same settings always give the same view.
     """
-    _check_explorer_inputs(x, y)
-    if not 0 <= index < len(x):
-        raise IndexError(f"index {index} is out of range: choose 0 to {len(x) - 1}.")
-    if attack not in ATTACK_NAMES:
-        raise ValueError(f"Unknown attack {attack!r}; the explorer offers {', '.join(EXPLORER_ATTACKS)}.")
-    if attack not in EXPLORER_ATTACKS:
-        raise ValueError(
-            f"{attack!r} does not take a fixed L-inf epsilon; use one of {', '.join(EXPLORER_ATTACKS)}."
-        )
-    if not epsilon >= 0:
-        raise ValueError(f"epsilon must be >= 0, not {epsilon}.")
+    _check_explorer_inputs(model, x, y)
+    index = v.position("index", index, length=len(x))
+    _check_attack(attack)
+    epsilon = v.nonnegative_float("epsilon", epsilon)
     xi, yi = x[index : index + 1].cpu(), y[index : index + 1].cpu()
     if epsilon == 0:
         adv = xi.clone()
@@ -132,6 +137,10 @@ def render(view: ExplorerView, *, size: float = 2.4) -> Any:
     """Clean image, perturbation (stretched so that it is visible) and adversarial image; a Figure."""
     import matplotlib.pyplot as plt
 
+    if not isinstance(view, ExplorerView):
+        raise TypeError(f"view must be an ExplorerView (see explore), not {view!r}.")
+    size = v.positive_float("size", size)
+
     fig, axes = plt.subplots(1, 3, figsize=(3 * size, size * 1.2))
     delta = view.perturbation.squeeze(0)
     scale = float(delta.abs().max()) or 1.0
@@ -153,6 +162,16 @@ def render(view: ExplorerView, *, size: float = 2.4) -> Any:
     return fig
 
 
+def _check_attacks(attacks: tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(attacks, str) or not isinstance(attacks, (tuple, list)):
+        raise TypeError(f"attacks must be a tuple of attack names, not {attacks!r}.")
+    if not attacks or any(a not in EXPLORER_ATTACKS for a in attacks):
+        raise ValueError(
+            f"attacks must be a non-empty selection of {', '.join(EXPLORER_ATTACKS)}, got {tuple(attacks)!r}."
+        )
+    return tuple(attacks)
+
+
 class EpsilonExplorer:
     """Sliders for image index, attack and epsilon over `explore` + `render` (display it in Jupyter)."""
 
@@ -169,6 +188,12 @@ class EpsilonExplorer:
     ) -> None:
         import ipywidgets as widgets
 
+        _check_explorer_inputs(model, x, y)
+        _check_attacks(attacks)
+        max_epsilon = v.finite_float("max_epsilon", max_epsilon, low=0.0, high=1.0, low_open=True)
+        index = v.position("index", index, length=len(x))
+        if epsilon is not None:
+            epsilon = v.finite_float("epsilon", epsilon, low=0.0, high=max_epsilon)
         self.model, self.x, self.y = model, x, y
         self.index = widgets.IntSlider(
             value=index, min=0, max=len(x) - 1, description="image", continuous_update=False
@@ -233,14 +258,9 @@ def epsilon_explorer(
 
     Needs a live Jupyter kernel to be interactive; `explore` and `render` give the same view statically.
     """
-    _check_explorer_inputs(x, y)
-    attacks = tuple(attacks)
-    if not attacks or any(a not in EXPLORER_ATTACKS for a in attacks):
-        raise ValueError(
-            f"attacks must be a non-empty selection of {', '.join(EXPLORER_ATTACKS)}, got {attacks!r}."
-        )
-    if not 0 < max_epsilon <= 1:
-        raise ValueError(f"max_epsilon must be in (0, 1] (a fraction of the pixel range), not {max_epsilon}.")
+    _check_explorer_inputs(model, x, y)
+    attacks = _check_attacks(attacks)
+    max_epsilon = v.finite_float("max_epsilon", max_epsilon, low=0.0, high=1.0, low_open=True)
     try:
         import ipywidgets  # noqa: F401 - fail early with a clear message
     except ImportError as error:  # pragma: no cover - ipywidgets is a course dependency

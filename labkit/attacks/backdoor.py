@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from labkit.attacks.poisoning import PoisonedDataset, _check_class, _check_pair, _check_rate
+from labkit import validate as v
+from labkit.attacks.poisoning import PoisonedDataset, _check_class, _check_labels, _check_pair, _check_rate
 from labkit.training import predict_logits
 
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
@@ -44,8 +45,9 @@ class Trigger:
     mask: torch.Tensor | None = None  # h x w bool: which pixels of the patch are set; None = all
 
     def __post_init__(self) -> None:
-        if self.pattern.ndim != 2:
-            raise ValueError(f"a trigger pattern is h x w, got shape {tuple(self.pattern.shape)}.")
+        v.images("pattern", self.pattern, ndim=2)
+        v.integer("top", self.top)
+        v.integer("left", self.left)
         if self.mask is not None and self.mask.shape != self.pattern.shape:
             raise ValueError("the trigger mask must have the pattern's shape.")
         if self.top < 0 or self.left < 0:
@@ -74,13 +76,18 @@ def make_trigger(
     image_size: int = 28,
 ) -> Trigger:
     """Build a trigger from a named pattern (or an h x w tensor), a size and a corner or (top, left)."""
+    image_size = v.positive_int("image_size", image_size)
+    margin = v.nonnegative_int("margin", margin)
     if isinstance(pattern, torch.Tensor):
         if pattern.ndim != 2:
-            raise ValueError(f"a trigger pattern tensor must be h x w, got shape {tuple(pattern.shape)}.")
-        patch = pattern.detach().cpu().float().clamp(0, 1)
+            raise ValueError(f"pattern must be an h x w tensor, got shape {tuple(pattern.shape)}.")
+        patch = v.images("pattern", pattern, ndim=2).detach().cpu().float()
     else:
-        if size < 1:
-            raise ValueError(f"trigger size must be at least 1 pixel, got {size}.")
+        size = v.positive_int("size", size, high=image_size)
+        if not isinstance(pattern, str):
+            raise TypeError(
+                f"pattern must be a name ({', '.join(PATTERNS)}) or an h x w tensor, not {pattern!r}."
+            )
         patch = _pattern(pattern, size)
     h, w = patch.shape
     if isinstance(position, str):
@@ -91,17 +98,26 @@ def make_trigger(
         top = margin if position.startswith("top") else image_size - margin - h
         left = margin if position.endswith("left") else image_size - margin - w
     else:
-        top, left = position
+        if not isinstance(position, (tuple, list)) or len(position) != 2:
+            raise ValueError(f"position must be a corner name or (top, left), not {position!r}.")
+        top, left = (v.nonnegative_int("position", p) for p in position)
     if not (0 <= top <= image_size - h and 0 <= left <= image_size - w):
         raise ValueError(
-            f"a {h}x{w} trigger at (top={top}, left={left}) does not fit a {image_size}px image."
+            f"a {h}x{w} trigger at (top={top}, left={left}) does not fit a {image_size}px image: "
+            f"choose a smaller size, margin or position."
         )
     return Trigger(pattern=patch, top=top, left=left)
 
 
 def trigger_mask(trigger: Trigger, *, image_size: int = 28) -> torch.Tensor:
     """image_size x image_size bool mask of the pixels a trigger sets."""
+    _check_trigger(trigger)
     h, w = trigger.size
+    image_size = v.positive_int("image_size", image_size)
+    if trigger.top + h > image_size or trigger.left + w > image_size:
+        raise ValueError(
+            f"image_size {image_size} is too small for the trigger at ({trigger.top}, {trigger.left})."
+        )
     mask = torch.zeros(image_size, image_size, dtype=torch.bool)
     mask[trigger.top : trigger.top + h, trigger.left : trigger.left + w] = trigger.pixels
     return mask
@@ -109,8 +125,8 @@ def trigger_mask(trigger: Trigger, *, image_size: int = 28) -> torch.Tensor:
 
 def stamp(x: torch.Tensor, trigger: Trigger) -> torch.Tensor:
     """Paste the trigger's pattern (where its mask is set) onto every image; the input is unchanged."""
-    if x.ndim not in (3, 4):
-        raise ValueError(f"expected images N x C x H x W or C x H x W, got shape {tuple(x.shape)}.")
+    _check_trigger(trigger)
+    v.images("x", x, ndim=x.ndim if isinstance(x, torch.Tensor) and x.ndim in (3, 4) else 4)
     h, w = trigger.size
     if trigger.top + h > x.shape[-2] or trigger.left + w > x.shape[-1]:
         raise ValueError(f"the trigger does not fit images of size {tuple(x.shape[-2:])}.")
@@ -119,6 +135,11 @@ def stamp(x: torch.Tensor, trigger: Trigger) -> torch.Tensor:
     pixels = trigger.pixels.to(out.device)
     region[..., pixels] = trigger.pattern.to(device=out.device, dtype=out.dtype)[pixels]
     return out
+
+
+def _check_trigger(trigger: object) -> None:
+    if not isinstance(trigger, Trigger):
+        raise TypeError(f"trigger must be a Trigger (see make_trigger), not {trigger!r}.")
 
 
 def backdoor_dataset(
@@ -137,8 +158,10 @@ def backdoor_dataset(
     pattern means `target`", that ordinary accuracy testing never exercises.
     """
     _check_pair(x, y)
+    _check_labels(y, num_classes)
     _check_rate(rate)
     _check_class("target", target, num_classes)
+    _check_trigger(trigger)
     generator = torch.Generator().manual_seed(seed)
     candidates = torch.nonzero(y.cpu() != target).flatten()
     count = round(rate * len(y))
@@ -157,6 +180,10 @@ def attack_success_rate(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, trigger: Trigger, target: int
 ) -> float:
     """Fraction of inputs not already of class `target` that the model reads as `target` once stamped."""
+    v.module("model", model)
+    _check_pair(x, y)
+    _check_trigger(trigger)
+    _check_class("target", target, num_classes=v.model_outputs(model, x))
     keep = y != target
     if not keep.any():
         raise ValueError("attack success rate needs inputs whose true class is not the target.")

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from labkit.attacks.evasion import Attack, as_foolbox, foolbox, resolve_attack
+from labkit import validate as v
+from labkit.attacks.evasion import Attack, as_foolbox, check_images, foolbox, resolve_attack
 from labkit.policy import apply_policy, check_policy
 from labkit.runtime import get_device
 
@@ -61,9 +62,10 @@ class BlackBoxModel(nn.Module):
         decimals: int = 2,
     ) -> None:
         super().__init__()
+        v.module("model", model)
         check_policy(policy, decimals=decimals, top_k=top_k)
-        if budget is not None and budget < 0:
-            raise ValueError(f"budget must be a number of queries >= 0 (or None for no limit), not {budget}.")
+        if budget is not None:
+            budget = v.nonnegative_int("budget", budget)
         # stored without registering it as a submodule: the attacker gets no parameters through us
         object.__setattr__(self, "_target", model.eval())
         self.budget = budget
@@ -240,12 +242,17 @@ def budget_curve(
     """
     from labkit.training import predict_logits
 
-    if not budgets or min(budgets) < 1:
-        raise ValueError("budgets must be a non-empty list of positive query counts per image.")
-    if x.ndim != 4 or len(x) != len(y):
+    v.module("model", model)
+    if isinstance(budgets, (str, bytes)) or not isinstance(budgets, Sequence) or not budgets:
         raise ValueError(
-            f"expected images N x C x H x W and N labels, got {tuple(x.shape)} and {tuple(y.shape)}."
+            f"budgets must be a non-empty list of positive query counts per image, not {budgets!r}."
         )
+    budgets = [v.positive_int("budgets", b) for b in budgets]
+    check_images(x, y)
+    v.model_labels("y", y, model=model, x=x)
+    epsilon = v.nonnegative_float("epsilon", epsilon)
+    check_policy(policy)
+    resolve_attack(attack)
     device = device or get_device()
     x, y = x.cpu(), y.cpu()
     # a precondition of the experiment, checked on the model itself (not charged to the attacker)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from labkit import validate as v
 from labkit.runtime import get_device
 
 
@@ -52,6 +53,7 @@ def foolbox() -> ModuleType:
 
 def as_foolbox(model: nn.Module, *, device: torch.device | None = None) -> FoolboxModel:
     """Wrap a [0, 1]-input model as a foolbox PyTorchModel (eval mode, on `device`)."""
+    v.module("model", model)
     if device is None:
         first = next(iter(model.parameters()), None)  # a BlackBoxModel exposes no parameters
         device = first.device if first is not None else get_device()
@@ -91,15 +93,17 @@ ATTACK_NAMES = ("fgsm", "pgd", "l2pgd", "cw", "deepfool", "l2deepfool", "boundar
 
 def make_attack(name: str, **params: Any) -> Attack:
     """A foolbox attack by short name (fgsm, pgd, l2pgd, cw, deepfool, l2deepfool, boundary, hopskipjump)."""
-    factories = _factories()
-    if name not in factories:
-        raise ValueError(f"Unknown attack {name!r}; choose one of {', '.join(ATTACK_NAMES)}.")
-    return factories[name](**params)
+    v.choice("name", name, ATTACK_NAMES)
+    for key in ("steps", "binary_search_steps"):
+        if key in params:
+            v.positive_int(key, params[key])
+    return _factories()[name](**params)
 
 
 def resolve_attack(attack: str | Attack) -> Attack:
     """An attack object as given, or made from its short name ("pgd") with default settings."""
     if isinstance(attack, str):
+        v.choice("attack", attack, ATTACK_NAMES)
         return make_attack(attack)
     if not callable(attack):
         raise TypeError(
@@ -109,27 +113,27 @@ def resolve_attack(attack: str | Attack) -> Attack:
 
 
 def check_images(x: torch.Tensor, y: torch.Tensor) -> None:
+    """x: N x C x H x W float images in [0, 1], no NaN; y: N integer labels (ValueError/TypeError if not)."""
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError("x and y must be torch tensors (use torch.as_tensor on NumPy arrays).")
+        raise TypeError(
+            f"x and y must be torch tensors (use torch.as_tensor on NumPy arrays), got "
+            f"{type(x).__name__} and {type(y).__name__}."
+        )
     if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
         raise ValueError(
-            f"expected images N x C x H x W and N labels, got {tuple(x.shape)} and {tuple(y.shape)}."
+            f"x must be images N x C x H x W and y their N labels, got {tuple(x.shape)} and {tuple(y.shape)}."
         )
     if len(x) == 0:
         raise ValueError("no images to attack: x is empty.")
     if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise ValueError(f"labels must be integer class indices (torch.long), not {y.dtype}.")
-    if float(x.min()) < 0.0 or float(x.max()) > 1.0:
-        raise ValueError("images must be in [0, 1] (labkit models normalise inside); rescale them first.")
+        raise ValueError(f"y must be integer class indices (torch.long), not {y.dtype}.")
+    v.images("x", x)
+    v.labels("y", y)
 
 
 def _check_epsilons(epsilons: Sequence[float] | None) -> None:
-    if epsilons is None:
-        return
-    if len(epsilons) == 0:
-        raise ValueError("epsilons is empty: give at least one perturbation budget, e.g. [0.1].")
-    if any(float(e) < 0 for e in epsilons):
-        raise ValueError(f"epsilons must be >= 0, got {list(epsilons)}.")
+    if epsilons is not None:
+        v.numbers_list("epsilons", epsilons, low=0.0)
 
 
 def _monotone(best: list[torch.Tensor], broken: torch.Tensor, epsilons: Sequence[float]) -> None:
@@ -176,6 +180,7 @@ def frozen_parameters(model: nn.Module) -> Iterator[None]:
     An attack needs the gradient with respect to the input only; without this, every backward pass also
     computes (and accumulates into `.grad`) the gradient of every weight.
     """
+    v.module("model", model)
     flags = [(p, p.requires_grad) for p in model.parameters()]
     for p, _ in flags:
         p.requires_grad_(False)
@@ -207,13 +212,13 @@ def run_attack(
     `attack` may be a foolbox attack or a short name (see `make_attack`). Runs on `device`
     (default `get_device()`: CUDA when present) and returns CPU tensors.
     """
+    v.module("model", model)
     attack = resolve_attack(attack)
     check_images(x, y)
+    v.model_labels("y", y, model=model, x=x)
     _check_epsilons(epsilons)
-    if restarts < 1:
-        raise ValueError(f"restarts must be at least 1, not {restarts}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+    restarts = v.positive_int("restarts", restarts)
+    batch_size = v.positive_int("batch_size", batch_size)
     device = device or get_device()
     fmodel = as_foolbox(model, device=device)
     n_eps = len(epsilons) if epsilons is not None else 1

@@ -14,13 +14,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from labkit import validate as v
+
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def noise_queries(n: int, *, seed: int = 0) -> torch.Tensor:
     """n images of uniform random pixels in [0, 1]: the naive attacker's query set."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, not {n}.")
+    n = v.positive_int("n", n)
+    seed = v.integer("seed", seed)
     return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
 
 
@@ -29,8 +31,7 @@ def public_digits(*, size: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
     data), upscaled to `size` x `size`, centred on a 28 x 28 canvas like MNIST; images and labels."""
     from sklearn.datasets import load_digits as sklearn_digits
 
-    if not 8 <= size <= 28:
-        raise ValueError(f"size must be between 8 and 28 pixels, not {size}.")
+    size = v.integer("size", size, low=8, high=28)
     bunch = sklearn_digits()
     small = torch.from_numpy((bunch.images / 16.0).astype(np.float32)).unsqueeze(1)
     big = nn.functional.interpolate(small, size=(size, size), mode="bilinear", align_corners=False)
@@ -55,8 +56,15 @@ def augment_queries(
     """n synthetic queries around `seeds`, cycling through them: random rotation (degrees), scaling,
     horizontal squeeze (width x 1 - up to `squeeze`), shift (fraction of the image), stroke thinning
     (raise the ink threshold by up to `thin`) and pixel noise. Cheap data the attacker makes up."""
-    if n < 1 or len(seeds) == 0:
-        raise ValueError("augment_queries needs at least one seed image and n >= 1.")
+    if isinstance(seeds, torch.Tensor) and len(seeds) == 0:
+        raise ValueError("seeds is empty: augment_queries needs at least one seed image.")
+    v.images("seeds", seeds)
+    n = v.positive_int("n", n)
+    seed = v.integer("seed", seed)
+    for name, value in (("shift", shift), ("rotate", rotate), ("scale", scale), ("noise", noise)):
+        v.nonnegative_float(name, value)
+    v.probability("squeeze", squeeze)
+    v.finite_float("thin", thin, low=0.0, high=1.0, high_open=True)
     generator = torch.Generator().manual_seed(seed)
     base = seeds[torch.arange(n) % len(seeds)].float()
 

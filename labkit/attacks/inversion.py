@@ -15,11 +15,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from labkit import validate as v
+
 # ----------------------------------------------------------------------------- model inversion
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels, per image (a smoothness prior)."""
+    v.tensor("x", x, ndim=4, floating=True)
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(dim=1)
     dy = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(dim=1)
     return dx + dy
@@ -37,15 +40,33 @@ class InversionResult:
     gradient_norms: list[float] = field(default_factory=list)  # mean estimated-gradient norm per step
 
 
+def _classes(classes: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, (Sequence, torch.Tensor)):
+        raise TypeError(f"classes must be a list of class indices, not {classes!r}.")
+    values = (
+        classes if isinstance(classes, torch.Tensor) else [v.integer("classes", c, low=0) for c in classes]
+    )
+    return v.labels(
+        "classes", torch.as_tensor(values, dtype=None if isinstance(values, torch.Tensor) else torch.long)
+    )
+
+
+def _shape(shape: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence) or len(shape) != 3:
+        raise ValueError(f"shape must be (channels, height, width), not {shape!r}.")
+    return tuple(v.positive_int("shape", d) for d in shape)
+
+
 def _start(classes: torch.Tensor, shape: Sequence[int], start: torch.Tensor | float) -> torch.Tensor:
     if torch.is_tensor(start):
+        v.images("start", start, ndim=start.ndim)
         base = start.detach().float().cpu()
         if base.shape == tuple(shape):
             base = base.expand(len(classes), *shape)
         if base.shape != (len(classes), *shape):
             raise ValueError(f"start must have shape {tuple(shape)} or {(len(classes), *shape)}.")
         return base.clone()
-    return torch.full((len(classes), *shape), float(start))
+    return torch.full((len(classes), *shape), v.probability("start", start))
 
 
 def invert_whitebox(
@@ -61,10 +82,17 @@ def invert_whitebox(
 ) -> InversionResult:
     """Gradient ascent on log p(class | x) - tv_weight * TV(x), x kept in [0, 1] (Fredrikson et al.,
     2015). Threat model: white-box, the attacker has the weights and computes exact gradients."""
+    v.module("model", model)
+    targets = _classes(classes)
+    shape = _shape(shape)
+    steps = v.positive_int("steps", steps)
+    lr = v.positive_float("lr", lr)
+    tv_weight = v.nonnegative_float("tv_weight", tv_weight)
     device = next(model.parameters()).device
+    x = _start(targets, shape, start).to(device)
+    v.labels("classes", targets, num_classes=v.model_outputs(model, x))
     model.eval()
-    targets = torch.as_tensor(classes, dtype=torch.long)
-    x = _start(targets, shape, start).to(device).requires_grad_(True)
+    x.requires_grad_(True)
     optimiser = torch.optim.Adam([x], lr=lr)
     history: list[float] = []
     for _ in tqdm(range(steps), desc="inverting", disable=not progress, leave=False):
@@ -87,6 +115,9 @@ QueryFn = Callable[[torch.Tensor], torch.Tensor]
 def scores_from_client(client: Any) -> QueryFn:  # noqa: ANN401 - a labkit.service.client.Client
     """Adapt a prediction-service client to a query function: released probabilities, or a one-hot
     row of the label when the service releases labels only."""
+
+    if not callable(getattr(client, "predict", None)):
+        raise TypeError(f"client must be a prediction-service client with .predict(x), not {client!r}.")
 
     def query(x: torch.Tensor) -> torch.Tensor:
         prediction = client.predict(x)
@@ -113,6 +144,13 @@ def estimate_gradient(
     """NES estimate of d log(score of class) / dx for each image from 2 * samples queries each
     (antithetic Gaussian directions drawn at `resolution` x `resolution`, upsampled). Returns the
     gradient estimates and the released score of each class at x (one more query per image)."""
+    v.function("query", query)
+    v.images("x", x)
+    v.labels("classes", classes, n=len(x))
+    samples = v.positive_int("samples", samples)
+    sigma = v.positive_float("sigma", sigma)
+    resolution = v.positive_int("resolution", resolution)
+    max_batch = v.positive_int("max_batch", max_batch)
     k, shape = len(x), x.shape[1:]
     noise = torch.randn(k, samples, shape[0], resolution, resolution, generator=generator)
     up = nn.functional.interpolate(
@@ -122,6 +160,7 @@ def estimate_gradient(
     probes = probes.clamp(0, 1).flatten(0, 1)
     answers = torch.cat([query(probes[i : i + max_batch]) for i in range(0, len(probes), max_batch)])
     answers = answers.view(k, 2 * samples + 1, -1)
+    v.labels("classes", classes, num_classes=answers.shape[-1])
     score = answers.gather(2, classes.view(-1, 1, 1).expand(k, 2 * samples + 1, 1)).squeeze(2)
     log_score = score.clamp_min(1e-6).log()
     plus, minus = log_score[:, :samples], log_score[:, samples : 2 * samples]
@@ -150,8 +189,15 @@ def invert_with_queries(
     queries (NES), the smoothness prior's gradient is computed locally, and x takes Adam steps.
     Costs (2 * samples + 1) queries per class per step. Threat model: black-box, the attacker sees
     only what the output policy releases."""
-    targets = torch.as_tensor(classes, dtype=torch.long)
-    generator = torch.Generator().manual_seed(seed)
+    v.function("query", query)
+    targets = _classes(classes)
+    shape = _shape(shape)
+    steps = v.positive_int("steps", steps)
+    v.positive_int("samples", samples)
+    v.positive_float("sigma", sigma)
+    lr = v.positive_float("lr", lr)
+    tv_weight = v.nonnegative_float("tv_weight", tv_weight)
+    generator = torch.Generator().manual_seed(v.integer("seed", seed))
     x = _start(targets, shape, start).requires_grad_(True)
     optimiser = torch.optim.Adam([x], lr=lr)
     history: list[float] = []
@@ -188,6 +234,13 @@ def invert_with_queries(
 def prototype_match(images: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
     """For each image, the index of the reference image it correlates with most (e.g. references =
     the mean training digit of each class): does a reconstruction look like its class?"""
+    v.tensor("images", images, ndim=4, floating=True)
+    v.tensor("references", references, ndim=4, floating=True)
+    if images.shape[1:] != references.shape[1:]:
+        raise ValueError(
+            f"references must have the image shape {tuple(images.shape[1:])}, "
+            f"not {tuple(references.shape[1:])}."
+        )
     a = images.flatten(1) - images.flatten(1).mean(dim=1, keepdim=True)
     b = references.flatten(1) - references.flatten(1).mean(dim=1, keepdim=True)
     a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)

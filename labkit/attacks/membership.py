@@ -14,14 +14,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from labkit import validate as v
+
 # ----------------------------------------------------------------------------- scores and metrics
 
 
 def _check_pair(logits: torch.Tensor, labels: torch.Tensor) -> None:
-    if logits.ndim != 2 or labels.ndim != 1 or len(logits) != len(labels):
+    v.tensor("logits", logits, ndim=2, floating=True)
+    v.tensor("labels", labels, ndim=1, floating=False)
+    if len(logits) != len(labels):
         raise ValueError(
             f"expected logits N x C and labels N, got shapes {tuple(logits.shape)} and {tuple(labels.shape)}."
         )
+    v.labels("labels", labels, num_classes=logits.shape[1])
 
 
 def membership_scores(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -42,17 +47,26 @@ def log_odds(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return true - torch.logsumexp(others, dim=1)
 
 
-def _as_numpy(scores: Any) -> np.ndarray:  # noqa: ANN401 - tensors, arrays or lists
-    array = scores.detach().cpu().double().numpy() if torch.is_tensor(scores) else np.asarray(scores, float)
+def _as_numpy(scores: Any, name: str) -> np.ndarray:  # noqa: ANN401 - tensors, arrays or lists
+    try:
+        array = (
+            scores.detach().cpu().double().numpy() if torch.is_tensor(scores) else np.asarray(scores, float)
+        )
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a 1-D sequence of numbers, not {scores!r:.60}.") from None
     if array.ndim != 1 or len(array) == 0 or not np.isfinite(array).all():
-        raise ValueError("membership scores must be a non-empty 1-D sequence of finite numbers.")
+        raise ValueError(
+            f"{name} must be a non-empty 1-D sequence of finite numbers, got shape {array.shape}"
+            f"{'' if np.isfinite(array).all() else ' with NaN or infinite values'}."
+        )
     return array
 
 
 def _roc(member_scores: Any, nonmember_scores: Any) -> tuple[np.ndarray, np.ndarray, float]:  # noqa: ANN401
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    inside, outside = _as_numpy(member_scores), _as_numpy(nonmember_scores)
+    inside = _as_numpy(member_scores, "member_scores")
+    outside = _as_numpy(nonmember_scores, "nonmember_scores")
     truth = np.r_[np.ones(len(inside)), np.zeros(len(outside))]
     scores = np.r_[inside, outside]
     fpr, tpr, _ = roc_curve(truth, scores)
@@ -62,6 +76,7 @@ def _roc(member_scores: Any, nonmember_scores: Any) -> tuple[np.ndarray, np.ndar
 def tpr_at_fpr(member_scores: Any, nonmember_scores: Any, *, max_fpr: float = 0.01) -> float:  # noqa: ANN401
     """The largest share of members flagged by any threshold that flags at most `max_fpr` of the
     non-members (higher score = flagged as member)."""
+    max_fpr = v.finite_float("max_fpr", max_fpr)
     if not 0 <= max_fpr <= 1:
         raise ValueError(f"max_fpr is a rate between 0 and 1 (0.01 for 1%), not {max_fpr}.")
     fpr, tpr, _ = _roc(member_scores, nonmember_scores)
@@ -120,6 +135,6 @@ def evaluate_membership(
         tpr_at_1pct_fpr=float(tpr[fpr <= 0.01 + 1e-12].max()),
         fpr=fpr,
         tpr=tpr,
-        members=len(_as_numpy(member_scores)),
-        nonmembers=len(_as_numpy(nonmember_scores)),
+        members=len(_as_numpy(member_scores, "member_scores")),
+        nonmembers=len(_as_numpy(nonmember_scores, "nonmember_scores")),
     )

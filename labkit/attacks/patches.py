@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from labkit import validate as v
 from labkit.runtime import get_device
 
 
@@ -22,8 +23,9 @@ def random_positions(
     n: int, *, patch_size: int, image_size: int = 28, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-left corners (rows, cols) for n patches placed uniformly so they fit inside the image."""
-    if not 1 <= patch_size <= image_size:
-        raise ValueError(f"patch_size must be between 1 and the image size {image_size}, not {patch_size}.")
+    n = v.positive_int("n", n)
+    image_size = v.positive_int("image_size", image_size)
+    patch_size = v.positive_int("patch_size", patch_size, high=image_size)
     high = image_size - patch_size + 1
     rows = torch.randint(0, high, (n,), generator=generator)
     cols = torch.randint(0, high, (n,), generator=generator)
@@ -34,17 +36,26 @@ def apply_patch(x: torch.Tensor, patch: torch.Tensor, rows: torch.Tensor, cols: 
     """Paste `patch` (C x s x s, values in [0, 1]) onto each image of x (N x C x H x W) with its
     top-left corner at (rows[i], cols[i]); returns new images (x is not changed). Differentiable
     in the patch."""
-    if patch.ndim != 3 or patch.shape[1] != patch.shape[2] or x.ndim != 4 or patch.shape[0] != x.shape[1]:
+    v.images("x", x)
+    v.images("patch", patch, ndim=3)
+    v.tensor("rows", rows, ndim=1, floating=False)
+    v.tensor("cols", cols, ndim=1, floating=False)
+    if patch.shape[1] != patch.shape[2] or patch.shape[0] != x.shape[1]:
         raise ValueError(
             f"expected images N x C x H x W and a square patch C x s x s, got {tuple(x.shape)} and "
             f"{tuple(patch.shape)}."
         )
     if len(rows) != len(x) or len(cols) != len(x):
-        raise ValueError(f"give one position per image: {len(x)} images, {len(rows)} rows, {len(cols)} cols.")
+        raise ValueError(
+            f"rows and cols must give one position per image: {len(x)} images, "
+            f"{len(rows)} rows, {len(cols)} cols."
+        )
     size = patch.shape[-1]
     height, width = x.shape[-2:]
     if rows.min() < 0 or cols.min() < 0 or rows.max() > height - size or cols.max() > width - size:
-        raise ValueError(f"every {size}x{size} patch must fit inside the {height}x{width} image.")
+        raise ValueError(
+            f"rows and cols: every {size}x{size} patch must fit inside the {height}x{width} image."
+        )
     pad = nn.functional.pad(patch, (0, width - size, 0, height - size))  # patch at the top-left
     mask = nn.functional.pad(torch.ones_like(patch), (0, width - size, 0, height - size))
     # shift the padded patch and its mask to each position with one gather per image
@@ -80,10 +91,13 @@ def train_patch(
     """Optimise a size x size patch so `model` labels patched images as `target`, with a fresh random
     image batch and random placements each step (expectation over placement). Only the patch is
     trained; the model is left unchanged in eval mode."""
-    if x.ndim != 4 or len(x) == 0:
-        raise ValueError(f"expected N > 0 images N x C x H x W, got a tensor of shape {tuple(x.shape)}.")
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size must be at least 1, got {steps} and {batch_size}.")
+    v.module("model", model)
+    v.images("x", x)
+    steps = v.positive_int("steps", steps)
+    batch_size = v.positive_int("batch_size", batch_size)
+    size = v.positive_int("size", size, high=min(x.shape[-2:]))
+    lr = v.positive_float("lr", lr)
+    v.class_index("target", target, num_classes=v.model_outputs(model, x))
     device = device or get_device()
     model = model.eval().to(device)
     generator = torch.Generator().manual_seed(seed)
@@ -126,11 +140,15 @@ def patch_success(
 ) -> float:
     """Fraction of (image, random placement) pairs that `model` labels `target`, over the images whose
     true class is not `target` (held-out digits, `placements` random positions each)."""
+    v.module("model", model)
+    v.images("x", x)
+    v.model_labels("y", y, model=model, x=x)
+    v.images("patch", patch, ndim=3)
+    v.class_index("target", target, num_classes=v.model_outputs(model, x))
+    placements = v.positive_int("placements", placements)
     keep = y.cpu() != target
     if not keep.any():
         raise ValueError(f"every image is of the target class {target}; pass digits of other classes.")
-    if placements < 1:
-        raise ValueError(f"placements must be at least 1, not {placements}.")
     x = x.cpu()[keep]
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)

@@ -13,6 +13,8 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from labkit import validate as v
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, labels) -> scalar to ascend
 StepFn = Callable[[torch.Tensor], torch.Tensor]  # gradient -> step direction
 ProjectFn = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]  # (adv, x0, epsilon) -> adv
@@ -43,24 +45,38 @@ def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
 
 def sign_step(gradient: torch.Tensor) -> torch.Tensor:
     """Steepest ascent under the L-inf norm: the sign of the gradient."""
+    v.tensor("gradient", gradient, floating=True, finite=False)
     return gradient.sign()
 
 
 def l2_step(gradient: torch.Tensor) -> torch.Tensor:
     """Steepest ascent under the L2 norm: the gradient scaled to unit length per sample."""
+    v.tensor("gradient", gradient, floating=True, finite=False)
     return gradient / _per_sample_norm(gradient)
 
 
 def project_linf(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
     """Back into the L-inf ball of radius epsilon around x0, then into [0, 1]."""
+    _projection(adv, x0, epsilon)
     return (x0 + (adv - x0).clamp(-epsilon, epsilon)).clamp(0.0, 1.0)
 
 
 def project_l2(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
     """Back into the L2 ball of radius epsilon around x0, then into [0, 1]."""
+    _projection(adv, x0, epsilon)
     delta = adv - x0
     delta = delta * (epsilon / _per_sample_norm(delta)).clamp(max=1.0)
     return (x0 + delta).clamp(0.0, 1.0)
+
+
+def _projection(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> None:
+    v.tensor("adv", adv, floating=True)
+    v.tensor("x0", x0, floating=True)
+    if adv.shape != x0.shape:
+        raise ValueError(
+            f"adv and x0 must have the same shape, got {tuple(adv.shape)} and {tuple(x0.shape)}."
+        )
+    v.nonnegative_float("epsilon", epsilon)
 
 
 def _random_start(
@@ -76,8 +92,17 @@ def loss_gradient(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss: LossFn | None = None
 ) -> torch.Tensor:
     """The gradient of `loss(model(x), y)` (default: summed cross-entropy) with respect to x only."""
+    v.function("model", model)
+    v.tensor("x", x, floating=True)
+    v.tensor("y", y)
+    v.same_length(x=x, y=y)
+    if loss is not None:
+        v.function("loss", loss)
     x = x.detach().requires_grad_(True)
-    value = (loss or _summed_cross_entropy)(model(x), y)
+    logits = model(x)
+    if loss is None:
+        v.labels("y", y, num_classes=logits.shape[-1])
+    value = (loss or _summed_cross_entropy)(logits, y)
     (gradient,) = torch.autograd.grad(value, x)
     return gradient
 
@@ -102,12 +127,18 @@ def projected_gradient(
     `project` back into the ball and [0, 1] after each. `norm` picks the default step and projection
     ("linf": sign and clamp; "l2": unit gradient and rescale); the hooks replace them. The model is
     used as given (put it in eval mode first); everything stays on x's device."""
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {', '.join(NORMS)}, not {norm!r}.")
-    if epsilon < 0 or steps < 1:
-        raise ValueError(f"need epsilon >= 0 and steps >= 1, got epsilon={epsilon}, steps={steps}.")
-    if step_size is not None and step_size < 0:
-        raise ValueError(f"step_size must be >= 0 (or None for 2.5 * epsilon / steps), not {step_size}.")
+    v.function("model", model)
+    v.images("x", x)
+    if loss is None:
+        v.labels("y", y, n=len(x))
+    else:
+        v.tensor("y", y)
+        v.same_length(x=x, y=y)
+    v.choice("norm", norm, NORMS)
+    epsilon = v.nonnegative_float("epsilon", epsilon)
+    steps = v.positive_int("steps", steps)
+    if step_size is not None:
+        step_size = v.nonnegative_float("step_size", step_size)
     size = step_size if step_size is not None else 2.5 * epsilon / steps
     direction = step or (sign_step if norm == "linf" else l2_step)
     back = project or (project_linf if norm == "linf" else project_l2)
@@ -132,9 +163,8 @@ def fgsm_random_start(
 
     One signed-gradient step of size alpha (default 1.25 * epsilon), projected back to the ball and [0, 1].
     """
-    alpha = 1.25 * epsilon if alpha is None else alpha
-    if epsilon < 0 or alpha < 0:
-        raise ValueError(f"need epsilon >= 0 and alpha >= 0, got epsilon={epsilon}, alpha={alpha}.")
+    epsilon = v.nonnegative_float("epsilon", epsilon)
+    alpha = 1.25 * epsilon if alpha is None else v.nonnegative_float("alpha", alpha)
     return projected_gradient(
         model, x, y, epsilon=epsilon, steps=1, step_size=alpha, random_start=True, generator=generator
     )

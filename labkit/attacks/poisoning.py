@@ -14,6 +14,8 @@ from typing import cast
 
 import torch
 
+from labkit import validate as v
+
 
 @dataclass(frozen=True, eq=False)
 class PoisonedDataset:
@@ -41,29 +43,21 @@ class PoisonedDataset:
 
 
 def _check_labels(y: torch.Tensor, num_classes: int) -> None:
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2 to flip a label, got {num_classes}.")
-    if not isinstance(y, torch.Tensor):
-        raise ValueError(f"labels must be a 1-D int64 torch.Tensor, got {type(y).__name__}.")
-    if y.ndim != 1 or y.dtype != torch.int64:
-        raise ValueError(f"labels must be a 1-D int64 tensor, got shape {tuple(y.shape)} dtype {y.dtype}.")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}; found {int(y.min())}..{int(y.max())}.")
+    v.integer("num_classes", num_classes, low=2)
+    v.labels("y", y, num_classes=num_classes)
 
 
-def _check_class(name: str, value: int, num_classes: int) -> None:
-    if not 0 <= int(value) < num_classes:
-        raise ValueError(f"{name} must be a class in 0..{num_classes - 1}, got {value}.")
+def _check_class(name: str, value: int, num_classes: int | None) -> None:
+    v.class_index(name, value, num_classes=num_classes)
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} records but y has {len(y)} labels; pass matching tensors.")
+    v.images("x", x)
+    v.labels("y", y, n=len(x))
 
 
 def _check_rate(rate: float) -> None:
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate is a fraction of records and must be in [0, 1], got {rate}.")
+    v.probability("rate", rate)
 
 
 def flip_labels(
@@ -124,6 +118,8 @@ def poison_labels(
     The images are shared with x (not copied): only the labels change.
     """
     _check_pair(x, y)
+    _check_labels(y, num_classes)
+    _check_rate(rate)
     if (source is None) != (target is None):
         raise ValueError("give both source and target for a targeted flip, or neither for random flips.")
     if source is None:
@@ -144,8 +140,14 @@ def jitter(
 
     Shifts wrap around the border (torch.roll); digits have an empty margin, so nothing is cut off.
     """
+    v.tensor("image", image, floating=True)
     if image.ndim != 3:
-        raise ValueError(f"expected one image of shape 1 x H x W, got shape {tuple(image.shape)}.")
+        raise ValueError(f"image must be one image of shape 1 x H x W, got shape {tuple(image.shape)}.")
+    v.images("image", image, ndim=3)
+    v.integer("copies", copies)
+    v.integer("max_shift", max_shift)
+    v.finite_float("noise", noise)
+    seed = v.integer("seed", seed)
     if copies < 1 or max_shift < 0 or noise < 0:
         raise ValueError(
             f"need copies >= 1, max_shift >= 0 and noise >= 0; got {copies}, {max_shift}, {noise}."
@@ -179,11 +181,14 @@ def targeted_poison(
     its accuracy on everything else barely moves. The injected records are appended at the end.
     """
     _check_pair(x, y)
+    _check_labels(y, num_classes)
     _check_class("target", target, num_classes)
+    v.tensor("victim", victim, floating=True)
     if victim.ndim == 4 and len(victim) == 1:
         victim = victim[0]  # accept a batch of one, e.g. x_test[i : i + 1]
     if x.shape[1:] != victim.shape:
         raise ValueError(f"victim has shape {tuple(victim.shape)}, training images {tuple(x.shape[1:])}.")
+    v.images("victim", victim, ndim=3)
     poison = jitter(victim, copies=copies, max_shift=max_shift, noise=noise, seed=seed)
     poison = poison.to(device=x.device, dtype=x.dtype)
     labels = torch.full((copies,), int(target), dtype=y.dtype, device=y.device)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from labkit import validate as v
 from labkit.attacks.evasion import Attack, check_images, resolve_attack, run_attack
 from labkit.runtime import get_device
 
@@ -61,7 +62,9 @@ def robustness_curve(
 ) -> RobustnessCurve:
     """Accuracy of `model` on (x, y) under `attack` at each epsilon; a sample counts as robust only
     if it is classified correctly and the attack fails (in every one of `restarts` runs)."""
+    v.module("model", model)
     attack = resolve_attack(attack)
+    v.numbers_list("epsilons", epsilons, low=0.0)
     _, success = run_attack(
         model,
         x,
@@ -90,6 +93,7 @@ def robust_accuracy(
     restarts: int = 1,
 ) -> float:
     """Accuracy under `attack` at one epsilon (foolbox counts misclassified clean inputs as successes)."""
+    epsilon = v.nonnegative_float("epsilon", epsilon)
     curve = robustness_curve(
         model,
         x,
@@ -106,8 +110,11 @@ def robust_accuracy(
 
 def perturbation_norms(x: torch.Tensor, adv: torch.Tensor, *, norm: str = "l2") -> torch.Tensor:
     """Per-sample size of `adv - x` in the L2 or L-inf norm."""
-    if norm not in ("l2", "linf"):
-        raise ValueError(f"norm must be 'l2' or 'linf', not {norm!r}.")
+    v.choice("norm", norm, ("l2", "linf"))
+    v.tensor("x", x, floating=True)
+    v.tensor("adv", adv, floating=True, finite=False)
+    if adv.shape != x.shape:
+        raise ValueError(f"adv must have the shape of x, {tuple(x.shape)}, not {tuple(adv.shape)}.")
     delta = (adv.detach().cpu() - x.detach().cpu()).flatten(1)
     return delta.norm(dim=1) if norm == "l2" else delta.abs().amax(dim=1)
 
@@ -123,6 +130,8 @@ def adversarial_examples(
     restarts: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Adversarial inputs for one epsilon (None for minimal attacks) and whether each one succeeded."""
+    if epsilon is not None:
+        epsilon = v.nonnegative_float("epsilon", epsilon)
     (adv,), success = run_attack(
         model,
         x,
@@ -176,10 +185,12 @@ def minimal_perturbations(
 ) -> PerturbationStats:
     """Run a minimal-perturbation attack (epsilons=None) on the correctly classified inputs and
     summarise the size of the successful perturbations in the L2 or L-inf norm."""
-    if norm not in ("l2", "linf"):
-        raise ValueError(f"norm must be 'l2' or 'linf', not {norm!r}.")
+    v.choice("norm", norm, ("l2", "linf"))
+    v.module("model", model)
     attack = resolve_attack(attack)
     check_images(x, y)
+    v.model_labels("y", y, model=model, x=x)
+    batch_size = v.positive_int("batch_size", batch_size)
     device = device or get_device()
     model.to(device)
     correct = _predictions(model, x, batch_size=batch_size, device=device) == y.cpu()

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from labkit import validate as v
 from labkit.attacks.membership import log_odds
 from labkit.models import ClinicMLP
 
@@ -30,6 +31,16 @@ class Recipe:
     weight_decay: float = 0.0
     dropout: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.hidden, tuple):
+            raise TypeError(f"hidden must be a tuple of layer widths, not {self.hidden!r}.")
+        for width in self.hidden:
+            v.positive_int("hidden", width)
+        v.positive_int("steps", self.steps)
+        v.positive_float("lr", self.lr)
+        v.nonnegative_float("weight_decay", self.weight_decay)
+        v.finite_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+
 
 RECIPES: dict[str, Recipe] = {
     # big, no weight decay, trained long after the training loss is zero
@@ -42,7 +53,7 @@ RECIPES: dict[str, Recipe] = {
 def _recipe(recipe: str | Recipe) -> Recipe:
     if isinstance(recipe, Recipe):
         return recipe
-    if recipe not in RECIPES:
+    if not isinstance(recipe, str) or recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {', '.join(RECIPES)} or a Recipe, not {recipe!r}.")
     return RECIPES[recipe]
 
@@ -61,11 +72,13 @@ def train_clinic_models(
     small train faster there than on a GPU."""
     from torch.func import functional_call, stack_module_state, vmap
 
-    if masks.ndim != 2 or masks.shape[1] != len(x) or len(x) != len(y):
-        raise ValueError(
-            f"masks must be K x N with N = len(x) = len(y); got masks {tuple(masks.shape)}, "
-            f"x {tuple(x.shape)}, y {tuple(y.shape)}."
-        )
+    v.tensor("x", x, ndim=2, floating=True)
+    v.labels("y", y, n=len(x), num_classes=2)
+    v.tensor("masks", masks, ndim=2)
+    if masks.dtype != torch.bool:
+        raise TypeError(f"masks must be a bool tensor (K x N), not dtype {masks.dtype}.")
+    if masks.shape[1] != len(x):
+        raise ValueError(f"masks must be K x N with N = len(x) = {len(x)}; got masks {tuple(masks.shape)}.")
     if not bool(masks.any(dim=1).all()):
         raise ValueError("every model needs at least one training row: a row of masks is all False.")
     plan = _recipe(recipe)
@@ -103,6 +116,7 @@ def train_clinic_variant(
     x: torch.Tensor, y: torch.Tensor, *, recipe: str | Recipe = "overfit", seed: int = 0
 ) -> ClinicMLP:
     """One clinic model trained on all of (x, y) with a named recipe ("overfit" or "regularised")."""
+    v.tensor("x", x, ndim=2, floating=True)
     masks = torch.ones(1, len(x), dtype=torch.bool)
     return train_clinic_models(x, y, masks, recipe=recipe, seed=seed)[0]
 
@@ -113,6 +127,8 @@ def train_clinic_variant(
 def attack_features(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
     """What the attack classifier sees per record: the log-odds of the true label, and the label
     (one classifier conditioned on the label instead of Shokri's one attack model per class)."""
+    v.tensor("logits", logits, ndim=2, floating=True)
+    v.labels("labels", labels, n=len(logits), num_classes=logits.shape[1])
     return np.c_[log_odds(logits.detach().cpu(), labels.cpu()).numpy(), labels.cpu().numpy().astype(float)]
 
 
@@ -145,12 +161,13 @@ def fit_shadow_attack(
     the attacker has population data and knows (or guesses) the training recipe."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    if n_shadows < 1:
-        raise ValueError(f"n_shadows must be at least 1, not {n_shadows}.")
+    n_shadows = v.positive_int("n_shadows", n_shadows)
+    v.tensor("x_pool", x_pool, ndim=2, floating=True)
+    v.labels("y_pool", y_pool, n=len(x_pool), num_classes=2)
+    _recipe(recipe)
     x_pool, y_pool = x_pool.detach().cpu(), y_pool.cpu()
-    size = train_size or len(x_pool) // 2
-    if not 0 < size < len(x_pool):
-        raise ValueError(f"train_size must be between 1 and len(x_pool) - 1 = {len(x_pool) - 1}, not {size}.")
+    size = len(x_pool) // 2 if train_size is None else train_size
+    size = v.integer("train_size", size, low=1, high=len(x_pool) - 1)
     generator = torch.Generator().manual_seed(seed)
     masks = torch.zeros(n_shadows, len(x_pool), dtype=torch.bool)
     for k in range(n_shadows):

@@ -10,12 +10,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from labkit import validate as v
 from labkit.models import DigitsCNN
 from labkit.training import Augment, Loss, loss_objective, predict_logits, train_model
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of the student's logits against the teacher's released probabilities."""
+    v.tensor("logits", logits, ndim=2, floating=True)
+    v.tensor("targets", targets, ndim=2, floating=True)
+    if targets.shape != logits.shape:
+        raise ValueError(
+            f"targets must have the shape of logits, {tuple(logits.shape)}, not {tuple(targets.shape)}."
+        )
     return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
@@ -41,20 +48,28 @@ def train_surrogate(
     """Train a surrogate (default `surrogate_model()`) on the target's answers: hard labels (int64
     [N]) with cross-entropy, or released probabilities (float [N, C]) with `loss` (default:
     soft-label cross-entropy). The seed fixes the initial weights and the batches. Returns it in eval mode."""
-    if x.ndim < 2 or len(x) != len(targets) or len(x) == 0:
-        raise ValueError(
-            f"need one answer per query (and at least one query), got x of shape {tuple(x.shape)} and "
-            f"targets of shape {tuple(targets.shape)}."
-        )
+    v.images("x", x)
+    v.tensor("targets", targets)
     soft = targets.is_floating_point()
     if soft and targets.ndim != 2:
         raise ValueError(
             f"soft targets must be N x C probabilities, got shape {tuple(targets.shape)}; pass int64 "
             "labels for hard targets."
         )
+    if len(targets) != len(x):
+        raise ValueError(
+            f"targets must give one answer per query: x has {len(x)} rows, targets has {len(targets)}."
+        )
+    v.positive_int("epochs", epochs)
+    v.positive_int("batch_size", batch_size)
+    v.positive_float("lr", lr)
+    if model is not None:
+        v.module("model", model)
     criterion: Loss = (loss or soft_cross_entropy) if soft else nn.functional.cross_entropy
-    torch.manual_seed(seed)  # the surrogate's initial weights are part of the attacker's recipe
+    torch.manual_seed(v.integer("seed", seed))  # the surrogate's initial weights are part of the recipe
     net = model if model is not None else surrogate_model()
+    if not soft:
+        v.model_labels("targets", targets, model=net, x=x)
     train_model(
         net,
         x,
@@ -75,6 +90,10 @@ def train_surrogate(
 @torch.no_grad()
 def agreement(a: nn.Module, b: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> float:
     """Fraction of inputs on which two models predict the same label (the surrogate's fidelity)."""
+    v.module("a", a)
+    v.module("b", b)
+    v.images("x", x)
+    batch_size = v.positive_int("batch_size", batch_size)
     return float(
         (
             predict_logits(a, x, batch_size=batch_size).argmax(1)

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from labkit import validate as v
 from labkit.attacks.evasion import Attack, run_attack
 from labkit.training import predict_logits
 
 
 def label_with_queries(box: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
     """The labels a black box gives the attacker's images (one query per image, in batches)."""
-    if x.ndim != 4:
-        raise ValueError(f"expected images N x C x H x W, got a tensor of shape {tuple(x.shape)}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+    v.function("box", box)
+    v.images("x", x)
+    batch_size = v.positive_int("batch_size", batch_size)
     labels = [box(x[i : i + batch_size]).argmax(dim=1).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(labels) if labels else torch.empty(0, dtype=torch.long)
 
@@ -73,8 +73,9 @@ def transfer_attack(
 
     Threat model: black-box transfer; only the surrogate's gradients are used. The target is only
     asked for its labels (here through the model itself, to measure the outcome)."""
-    if not epsilons:
-        raise ValueError("epsilons must be a non-empty list of perturbation sizes.")
+    v.module("surrogate", surrogate)
+    v.module("target", target)
+    v.numbers_list("epsilons", epsilons, low=0.0)
     advs, _ = run_attack(surrogate, x, y, attack, epsilons=list(epsilons), device=device, progress=progress)
     x, y = x.cpu(), y.cpu()
     surrogate_success = tuple(_fooled_fraction(surrogate, x, adv, y) for adv in advs)

@@ -106,9 +106,13 @@ def _where_in_learner_code(error: BaseException) -> str:
 
 def run_check(exercise_id: str, answer: Any) -> CheckResult:
     """Run an exercise's hidden test on an answer and classify the outcome (no printing)."""
+    from labkit.validate import UnknownName
+
+    if not isinstance(exercise_id, str):
+        raise TypeError(f"exercise_id must be a string such as '00.integrity', not {exercise_id!r}.")
     if exercise_id not in EXERCISES:
         known = ", ".join(sorted(EXERCISES))
-        raise KeyError(f"No exercise {exercise_id!r}. Known exercises: {known}.")
+        raise UnknownName(f"No exercise {exercise_id!r}: exercise_id must be one of {known}.")
     item = EXERCISES[exercise_id]
     try:
         message = item.test(answer)

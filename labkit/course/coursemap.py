@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.paths import repo_root
+from labkit.validate import UnknownName
 
 
 @dataclass(frozen=True)
@@ -119,14 +120,25 @@ TRACKS: dict[str, tuple[str, ...]] = {
 
 def module(number: str) -> Module:
     """Look a module up by its two-digit number."""
+    if not isinstance(number, str):
+        raise TypeError(f"number must be a two-digit string such as '06', not {number!r}.")
     for item in MODULES:
         if item.number == number:
             return item
-    raise KeyError(f"No module {number!r}; modules are {MODULES[0].number}-{MODULES[-1].number}.")
+    raise UnknownName(
+        f"No module {number!r}: number must be one of {MODULES[0].number}-{MODULES[-1].number}."
+    )
+
+
+def _root(root: Path | None) -> Path | None:
+    if root is not None and (not isinstance(root, Path) or not root.is_dir()):
+        raise ValueError(f"root must be the course checkout's directory (or None), not {root!r}.")
+    return root
 
 
 def course_map_markdown(root: Path | None = None) -> str:
     """The README's course-map table, rendered from MODULES (a test keeps the README in sync)."""
+    _root(root)
     rows = [
         "| # | Module | SDL stage | Personas | Minutes | Prerequisites | Notebook |",
         "|---|---|---|---|---|---|---|",
@@ -149,6 +161,9 @@ MAP_END = "<!-- course-map:end -->"
 
 def update_readme(path: Path, root: Path | None = None) -> bool:
     """Rewrite the course map between the README's markers; returns True if it changed."""
+    _root(root)
+    if not isinstance(path, Path) or not path.is_file():
+        raise FileNotFoundError(f"path must be an existing README file, not {path!r}.")
     text = path.read_text(encoding="utf-8")
     if MAP_START not in text or MAP_END not in text:
         raise ValueError(f"{path} lacks the course-map markers {MAP_START!r} ... {MAP_END!r}.")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import nbformat
 
+from labkit import validate
+
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = "raise NotImplementedError()"
@@ -22,6 +24,7 @@ class LabGenerationError(ValueError):
 
 def stub_source(source: str, *, where: str = "cell") -> str:
     """Replace each solution region in one cell's source with a stub at the same indentation."""
+    validate.text("source", source, empty=True)
     out: list[str] = []
     inside_since: int | None = None
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
@@ -53,11 +56,15 @@ def stub_source(source: str, *, where: str = "cell") -> str:
 
 def has_solution(source: str) -> bool:
     """Whether a cell's source contains a solution region."""
+    validate.text("source", source, empty=True)
     return any(line.strip().startswith(BEGIN) for line in source.splitlines())
 
 
 def generate_lab(solution: nbformat.NotebookNode, *, source_name: str) -> nbformat.NotebookNode:
     """Return the lab notebook for a solution notebook (the input is not modified)."""
+    if not isinstance(solution, nbformat.NotebookNode) or "cells" not in solution:
+        raise TypeError(f"solution must be a notebook read with nbformat, not {type(solution).__name__}.")
+    validate.text("source_name", source_name)
     lab = nbformat.from_dict(dict(solution))
     lab.cells = []
     for index, cell in enumerate(solution.cells):
@@ -86,12 +93,18 @@ def generate_lab(solution: nbformat.NotebookNode, *, source_name: str) -> nbform
 
 def lab_text(solution_path: Path) -> str:
     """The exact text `build_labs` writes for one solution notebook."""
+    if not isinstance(solution_path, Path) or not solution_path.is_file():
+        raise FileNotFoundError(f"solution_path must be an existing notebook file, not {solution_path!r}.")
     solution = nbformat.read(solution_path, as_version=4)
     return nbformat.writes(generate_lab(solution, source_name=solution_path.name)) + "\n"
 
 
 def build_labs(solutions_dir: Path, labs_dir: Path, *, check_only: bool = False) -> list[Path]:
     """Write labs/ from solutions/; returns the labs that changed (or would, with check_only)."""
+    if not isinstance(solutions_dir, Path) or not solutions_dir.is_dir():
+        raise FileNotFoundError(f"solutions_dir must be an existing directory, not {solutions_dir!r}.")
+    if not isinstance(labs_dir, Path):
+        raise TypeError(f"labs_dir must be a Path, not {labs_dir!r}.")
     changed: list[Path] = []
     labs_dir.mkdir(parents=True, exist_ok=True)
     expected = {p.name for p in sorted(solutions_dir.glob("*.ipynb"))}

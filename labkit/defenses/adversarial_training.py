@@ -11,12 +11,15 @@ from functools import partial
 import torch
 from torch import nn
 
+from labkit import validate as v
 from labkit.attacks.pgd import Perturb, fgsm_random_start, projected_gradient
-from labkit.training import Augment, train_model
+from labkit.training import Augment, check_training_data, train_model
 
 
 def make_perturb(method: str, *, steps: int = 10) -> Perturb:
     """The training-time attack by name: "fgsm" (FGSM with random start) or "pgd" (PGD-`steps`)."""
+    v.choice("method", method, ("fgsm", "pgd"))
+    steps = v.positive_int("steps", steps)
     if method == "fgsm":
         return fgsm_random_start
     if method == "pgd":
@@ -50,13 +53,17 @@ def adversarial_train(
     `perturb` is "fgsm" (random start), "pgd" (PGD-`steps`) or your own function; epsilon ramps up
     linearly over `warmup_epochs`; the loss is clean_weight * clean + (1 - clean_weight) * adversarial.
     """
-    if not 0.0 <= clean_weight <= 1.0:
-        raise ValueError(f"clean_weight must be in [0, 1], not {clean_weight}.")
-    if epsilon < 0 or warmup_epochs < 0:
-        raise ValueError(
-            f"need epsilon >= 0 and warmup_epochs >= 0, got epsilon={epsilon}, warmup_epochs={warmup_epochs}."
-        )
-    attack = make_perturb(perturb, steps=steps) if isinstance(perturb, str) else perturb
+    check_training_data(model, x, y, labels=True)
+    clean_weight = v.probability("clean_weight", clean_weight)
+    epsilon = v.nonnegative_float("epsilon", epsilon)
+    warmup_epochs = v.nonnegative_float("warmup_epochs", warmup_epochs)
+    steps = v.positive_int("steps", steps)
+    batch_size = v.positive_int("batch_size", batch_size)
+    if isinstance(perturb, str):
+        v.choice("perturb", perturb, ("fgsm", "pgd"))
+    attack = (
+        make_perturb(perturb, steps=steps) if isinstance(perturb, str) else v.function("perturb", perturb)
+    )
     ramp = max(1.0, warmup_epochs * math.ceil(len(x) / batch_size))  # batches until epsilon is reached
     batches_done = 0
 

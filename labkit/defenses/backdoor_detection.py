@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from labkit import validate as v
 from labkit.training import predict_logits
 
 MAD_CONSISTENCY = 1.4826  # makes the MAD a consistent estimator of the standard deviation
@@ -22,7 +23,11 @@ MAD_CONSISTENCY = 1.4826  # makes the MAD a consistent estimator of the standard
 
 def mad_anomaly_index(values: torch.Tensor) -> torch.Tensor:
     """|v - median| / (1.4826 * MAD) for each value: how many robust standard deviations it lies out."""
-    values = torch.as_tensor(values, dtype=torch.float64).flatten()
+    try:
+        values = torch.as_tensor(values, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"values must be a tensor or list of numbers, not {values!r:.60}.") from None
+    v.tensor("values", values, empty=True)
     if len(values) < 3:
         raise ValueError(f"the anomaly index needs at least 3 values to compare, got {len(values)}.")
     median = values.quantile(0.5)
@@ -33,6 +38,8 @@ def mad_anomaly_index(values: torch.Tensor) -> torch.Tensor:
 
 def mask_overlap(recovered: torch.Tensor, true_mask: torch.Tensor) -> float:
     """Share of a recovered mask's total weight that lies on the true trigger's pixels (0..1)."""
+    v.tensor("recovered", recovered, floating=True)
+    v.tensor("true_mask", true_mask)
     recovered = recovered.detach().cpu().float()
     if recovered.shape[-2:] != true_mask.shape[-2:]:
         raise ValueError(
@@ -84,11 +91,20 @@ def reverse_engineer_triggers(
     Threat model (defender's view): white-box access to the model and a few clean images, no
     training data and no knowledge of the trigger. All classes are optimised together in one batch.
     """
-    if x.ndim != 4 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty batch N x C x H x W, got shape {tuple(x.shape)}.")
-    targets = list(range(num_classes)) if targets is None else [int(t) for t in targets]
-    if not targets or any(not 0 <= t < num_classes for t in targets):
-        raise ValueError(f"targets must be classes in 0..{num_classes - 1}, got {targets}.")
+    v.module("model", model)
+    v.images("x", x)
+    num_classes = v.positive_int("num_classes", num_classes)
+    steps = v.positive_int("steps", steps)
+    batch_size = v.positive_int("batch_size", batch_size)
+    lr = v.positive_float("lr", lr)
+    cost = v.nonnegative_float("cost", cost)
+    seed = v.integer("seed", seed)
+    if targets is not None and (isinstance(targets, (str, bytes)) or not isinstance(targets, (list, tuple))):
+        raise TypeError(f"targets must be a list of classes, not {targets!r}.")
+    targets = list(range(num_classes)) if targets is None else list(targets)
+    if not targets:
+        raise ValueError("targets is empty: give at least one class (or None for all of them).")
+    targets = [v.class_index("targets", t, num_classes=num_classes) for t in targets]
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -143,6 +159,7 @@ def neural_cleanse(
 ) -> CleanseReport:
     """Recover a trigger per class and flag classes whose mask is abnormally small (MAD index >
     threshold, below the median). `options` go to `reverse_engineer_triggers`."""
+    threshold = v.positive_float("threshold", threshold)
     triggers = reverse_engineer_triggers(model, x, **options)  # type: ignore[arg-type]
     norms = torch.tensor([t.l1 for t in triggers])
     index = mad_anomaly_index(norms)

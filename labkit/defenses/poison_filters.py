@@ -20,18 +20,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from labkit import validate as v
 from labkit.training import predict_logits
 
 
 def _as_mask(selection: torch.Tensor, count: int, *, name: str) -> torch.Tensor:
     """A bool mask of length `count` from a bool mask or a tensor of indices."""
-    selection = torch.as_tensor(selection).cpu()
+    v.tensor(name, selection, ndim=1, empty=True)
+    selection = selection.cpu()
     if selection.dtype == torch.bool:
         if selection.shape != (count,):
             raise ValueError(f"{name} mask has shape {tuple(selection.shape)}, expected ({count},).")
         return selection
+    if selection.is_floating_point():
+        raise TypeError(f"{name} must be a bool mask or integer indices, not dtype {selection.dtype}.")
     if selection.numel() and (int(selection.min()) < 0 or int(selection.max()) >= count):
-        raise ValueError(f"{name} indices must lie in 0..{count - 1}.")
+        raise ValueError(f"{name} indices must lie in 0..{count - 1}, got {selection.tolist()!r:.60}.")
     mask = torch.zeros(count, dtype=torch.bool)
     mask[selection.long()] = True
     return mask
@@ -42,15 +46,16 @@ def per_record_loss(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512
 ) -> torch.Tensor:
     """Cross-entropy of every record under `model` (CPU tensor): high loss = label hard to fit."""
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} records but y has {len(y)} labels; pass matching tensors.")
+    v.module("model", model)
+    v.inputs("x", x)
+    v.model_labels("y", y, model=model, x=x)
+    batch_size = v.positive_int("batch_size", batch_size)
     logits = predict_logits(model, x, batch_size=batch_size)
     return nn.functional.cross_entropy(logits, y.cpu(), reduction="none")
 
 
 def _top_fraction(scores: torch.Tensor, fraction: float) -> torch.Tensor:
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction is a share of the records and must be in [0, 1], got {fraction}.")
+    fraction = v.probability("fraction", fraction)
     count = round(fraction * len(scores))
     flagged = torch.zeros(len(scores), dtype=torch.bool)
     flagged[torch.argsort(scores, descending=True, stable=True)[:count]] = True
@@ -65,6 +70,7 @@ def loss_filter(
     Train `model` on the suspect data for only a few epochs: a model trained to zero loss has memorised
     the flipped labels and their loss no longer stands out.
     """
+    v.probability("fraction", fraction)
     return _top_fraction(per_record_loss(model, x, y, batch_size=batch_size), fraction)
 
 
@@ -73,13 +79,11 @@ def neighbour_disagreement(features: torch.Tensor, y: torch.Tensor, *, k: int = 
     label differs from its own: 0 = fully consistent, 1 = every neighbour says otherwise."""
     from sklearn.neighbors import NearestNeighbors
 
-    features = torch.as_tensor(features).detach().cpu().float().flatten(1)
-    labels = torch.as_tensor(y).cpu()
+    v.tensor("features", features, ndim=range(2, 5), floating=True)
+    labels = v.labels("y", y, n=len(features)).cpu()
+    features = features.detach().cpu().float().flatten(1)
     n = len(features)
-    if len(labels) != n:
-        raise ValueError(f"got {n} feature rows but {len(labels)} labels; pass one label per row.")
-    if not 1 <= k < n:
-        raise ValueError(f"k must be between 1 and the number of records - 1 ({n - 1}), got {k}.")
+    k = v.integer("k", k, low=1, high=n - 1)
     index = NearestNeighbors(n_neighbors=k + 1).fit(features.numpy())
     _, neighbours = index.kneighbors(features.numpy())
     neighbours = torch.from_numpy(neighbours)
@@ -94,8 +98,7 @@ def knn_filter(
     features: torch.Tensor, y: torch.Tensor, *, k: int = 10, threshold: float = 0.5
 ) -> torch.Tensor:
     """Flag records whose label disagrees with more than `threshold` of their k nearest neighbours."""
-    if not 0.0 <= threshold < 1.0:
-        raise ValueError(f"threshold is a fraction of neighbours in [0, 1), got {threshold}.")
+    v.finite_float("threshold", threshold, low=0.0, high=1.0, high_open=True)
     return neighbour_disagreement(features, y, k=k) > threshold
 
 
@@ -126,6 +129,7 @@ class FilterScore:
 
 def score_filter(flagged: torch.Tensor, poisoned: torch.Tensor, *, count: int) -> FilterScore:
     """Compare a filter's flags with the ground truth; each a bool mask or indices over `count` records."""
+    count = v.positive_int("count", count)
     flag_mask = _as_mask(flagged, count, name="flagged")
     truth = _as_mask(poisoned, count, name="poisoned")
     return FilterScore(
@@ -134,13 +138,16 @@ def score_filter(flagged: torch.Tensor, poisoned: torch.Tensor, *, count: int) -
 
 
 def _check_features(features: torch.Tensor, labels: torch.Tensor) -> None:
-    if features.ndim != 2:
+    if isinstance(features, torch.Tensor) and features.ndim != 2:
         raise ValueError(f"features must be N x D (one row per record), got shape {tuple(features.shape)}.")
-    if labels.ndim != 1 or len(labels) != len(features):
+    v.tensor("features", features, ndim=2, floating=True)
+    v.tensor("labels", labels, ndim=1, floating=False, empty=True)
+    if len(labels) != len(features):
         raise ValueError(
             f"labels must be 1-D with one label per feature row: {len(features)} rows, "
             f"labels of shape {tuple(labels.shape)}."
         )
+    v.labels("labels", labels)
 
 
 def spectral_scores(features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -171,8 +178,8 @@ def spectral_signature(
     al.'s epsilon); `classes` limits the search (e.g. to the class Neural Cleanse flagged), default
     all. Returns a bool mask over the records.
     """
-    if not 0.0 < expected_rate < 1.0:
-        raise ValueError(f"expected_rate is a fraction in (0, 1), got {expected_rate}.")
+    v.finite_float("expected_rate", expected_rate, low=0.0, high=1.0, low_open=True, high_open=True)
+    removal_factor = v.positive_float("removal_factor", removal_factor)
     scores = spectral_scores(features, labels)
     flagged = torch.zeros(len(labels), dtype=torch.bool)
     for label in labels.unique().tolist() if classes is None else classes:
@@ -214,11 +221,14 @@ def activation_clustering(
     from sklearn.metrics import silhouette_score
 
     _check_features(features, labels)
-    if reduction not in ("ica", "pca"):
-        raise ValueError(f"reduction must be 'ica' or 'pca', not {reduction!r}.")
+    v.choice("reduction", reduction, ("ica", "pca"))
+    n_components = v.positive_int("n_components", n_components)
+    max_fraction = v.probability("max_fraction", max_fraction)
+    min_silhouette = v.finite_float("min_silhouette", min_silhouette, low=-1.0, high=1.0)
+    seed = v.integer("seed", seed, low=0, high=2**32 - 1)
     flagged = torch.zeros(len(labels), dtype=torch.bool)
     classes, fractions, silhouettes, suspicious = [], [], [], []
-    for label in (int(v) for v in labels.unique()):
+    for label in (int(c) for c in labels.unique()):
         index = torch.nonzero(labels == label).flatten()
         data = features[index].double().numpy()
         data = data[:, data.std(axis=0) > 1e-8]  # dead units carry no information
@@ -253,10 +263,14 @@ def precision_recall(flagged: torch.Tensor, poisoned: torch.Tensor) -> tuple[flo
 
     Both arguments are bool masks over the same records (e.g. `PoisonedDataset.is_poisoned`).
     """
-    if flagged.shape != poisoned.shape or flagged.dtype != torch.bool or poisoned.dtype != torch.bool:
+    for name, mask in (("flagged", flagged), ("poisoned", poisoned)):
+        v.tensor(name, mask, empty=True)
+        if mask.dtype != torch.bool:
+            raise ValueError(f"{name} must be a bool mask: pass two bool masks, not dtype {mask.dtype}.")
+    if flagged.shape != poisoned.shape:
         raise ValueError(
-            f"pass two bool masks of the same shape, got {tuple(flagged.shape)} {flagged.dtype} and "
-            f"{tuple(poisoned.shape)} {poisoned.dtype}."
+            f"flagged and poisoned must be bool masks of the same shape, got {tuple(flagged.shape)} and "
+            f"{tuple(poisoned.shape)}."
         )
     hits = int((flagged & poisoned).sum())
     precision = hits / int(flagged.sum()) if flagged.any() else 0.0

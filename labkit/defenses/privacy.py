@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from labkit import validate as v
 from labkit.models import ClinicMLP
 
 DELTA = 1e-5
@@ -56,8 +57,18 @@ def train_dp(
 
     if (target_epsilon is None) == (noise_multiplier is None):
         raise ValueError("give exactly one of target_epsilon or noise_multiplier.")
-    if target_epsilon is not None and target_epsilon <= 0:
-        raise ValueError(f"target_epsilon must be positive, not {target_epsilon}.")
+    if target_epsilon is not None:
+        target_epsilon = v.positive_float("target_epsilon", target_epsilon)
+    if noise_multiplier is not None:
+        noise_multiplier = v.nonnegative_float("noise_multiplier", noise_multiplier)
+    v.tensor("x", x, ndim=2, floating=True)
+    v.labels("y", y, n=len(x), num_classes=2)
+    max_grad_norm = v.positive_float("max_grad_norm", max_grad_norm)
+    epochs = v.positive_int("epochs", epochs)
+    batch_size = v.positive_int("batch_size", batch_size)
+    lr = v.positive_float("lr", lr)
+    delta = v.finite_float("delta", delta, low=0.0, high=1.0, low_open=True, high_open=True)
+    seed = v.integer("seed", seed)
     x, y = x.detach().cpu(), y.cpu()  # a tiny MLP: the CPU is the fast place for it
     torch.manual_seed(seed)
     model = ClinicMLP(in_features=x.shape[1], hidden=hidden)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from labkit import validate as v
+
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -21,15 +23,17 @@ Transform = Callable[[torch.Tensor], torch.Tensor]
 
 def bit_depth(x: torch.Tensor, *, bits: int = 3) -> torch.Tensor:
     """Reduce each pixel to 2**bits levels ("feature squeezing"); its gradient is zero almost everywhere."""
-    if not 1 <= bits <= 8:
-        raise ValueError(f"bits must be between 1 and 8, not {bits}.")
+    v.images("x", x)
+    bits = v.integer("bits", bits, low=1, high=8)
     levels = 2**bits - 1
     return torch.round(x * levels) / levels
 
 
 def median_filter(x: torch.Tensor, *, size: int = 3) -> torch.Tensor:
     """Median over each size x size neighbourhood (reflect padding), per channel."""
-    if size < 1 or size % 2 == 0:
+    v.images("x", x)
+    size = v.positive_int("size", size)
+    if size % 2 == 0:
         raise ValueError(f"size must be a positive odd number, not {size}.")
     n, c, h, w = x.shape
     pad = size // 2
@@ -63,8 +67,8 @@ def _dct_matrix(size: int = 8) -> torch.Tensor:
 
 def jpeg_like(x: torch.Tensor, *, quality: int = 50) -> torch.Tensor:
     """JPEG-style compression in torch: 8 x 8 block DCT, quantised with the standard luminance table."""
-    if not 1 <= quality <= 100:
-        raise ValueError(f"quality must be between 1 and 100, not {quality}.")
+    v.images("x", x)
+    quality = v.integer("quality", quality, low=1, high=100)
     n, c, h, w = x.shape
     ph, pw = -h % 8, -w % 8
     blocks = nn.functional.pad(x * 255 - 128, (0, pw, 0, ph))
@@ -88,8 +92,8 @@ class Transformed(nn.Module):
 
     def __init__(self, model: nn.Module, transform: Transform, *, straight_through: bool = False) -> None:
         super().__init__()
-        self.model = model
-        self.transform = transform
+        self.model = v.module("model", model)
+        self.transform = v.function("transform", transform)
         self.straight_through = straight_through
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,6 +105,8 @@ class Transformed(nn.Module):
 
 def bpda(defended: Transformed) -> Transformed:
     """The same defended model with a straight-through (identity) gradient: the adaptive attacker's view."""
+    if not isinstance(defended, Transformed):
+        raise TypeError(f"defended must be a Transformed model (model behind a transform), not {defended!r}.")
     return Transformed(defended.model, defended.transform, straight_through=True)
 
 
@@ -113,10 +119,8 @@ class ExpectationOverTransformation(nn.Module):
 
     def __init__(self, model: nn.Module, *, samples: int = 8) -> None:
         super().__init__()
-        if samples < 1:
-            raise ValueError(f"samples must be at least 1, not {samples}.")
-        self.model = model
-        self.samples = samples
+        self.model = v.module("model", model)
+        self.samples = v.positive_int("samples", samples)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([self.model(x) for _ in range(self.samples)]).mean(dim=0)
@@ -124,6 +128,8 @@ class ExpectationOverTransformation(nn.Module):
 
 def randomised(transform: Transform, *, noise: float = 0.1) -> Transform:
     """A randomised transformation: add uniform noise in [-noise, noise], clip, then transform."""
+    v.function("transform", transform)
+    noise = v.nonnegative_float("noise", noise)
 
     def apply(x: torch.Tensor) -> torch.Tensor:
         jitter = (torch.rand_like(x) * 2 - 1) * noise
@@ -138,8 +144,8 @@ class SharpenedLogits(nn.Module):
 
     def __init__(self, model: nn.Module, *, factor: float = 1000.0) -> None:
         super().__init__()
-        self.model = model
-        self.factor = factor
+        self.model = v.module("model", model)
+        self.factor = v.positive_float("factor", factor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x) * self.factor

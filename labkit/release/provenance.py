@@ -19,13 +19,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labkit import validate as v
+
 FORMAT = "labkit-provenance-manifest/1"
 
 
 def record_hash(image: torch.Tensor, label: int | torch.Tensor) -> str:
     """Hex SHA-256 of one record: its label, its shape and its pixels as little-endian float32 bytes."""
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}.")
+    v.tensor("image", image, finite=False, empty=True)
+    if isinstance(label, torch.Tensor):
+        if label.numel() != 1 or label.is_floating_point() or label.dtype == torch.bool:
+            raise ValueError(
+                f"label must be one integer class, not a tensor of shape {tuple(label.shape)} "
+                f"and dtype {label.dtype}."
+            )
+        label = int(label)
+    label = v.integer("label", label, low=0)
     pixels = np.ascontiguousarray(image.detach().cpu().to(torch.float32).numpy(), dtype="<f4")
     digest = hashlib.sha256()
     digest.update(f"label={int(label)};shape={'x'.join(map(str, pixels.shape))};".encode())
@@ -35,13 +44,16 @@ def record_hash(image: torch.Tensor, label: int | torch.Tensor) -> str:
 
 def record_hashes(x: torch.Tensor, y: torch.Tensor) -> list[str]:
     """One `record_hash` per row of (x, y), in order."""
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} records but y has {len(y)} labels; pass matching tensors.")
+    v.tensor("x", x, finite=False)
+    v.labels("y", y)
+    v.same_length(x=x, y=y)
     return [record_hash(image, label) for image, label in zip(x, y.tolist(), strict=True)]
 
 
 def default_ids(count: int, *, prefix: str = "rec") -> list[str]:
     """Record ids "rec-00000", "rec-00001", ... for a dataset that has no ids of its own."""
+    count = v.nonnegative_int("count", count)
+    v.text("prefix", prefix, empty=True)
     return [f"{prefix}-{i:05d}" for i in range(count)]
 
 
@@ -98,15 +110,20 @@ def build_manifest(
     x: torch.Tensor, y: torch.Tensor, *, ids: Sequence[str] | None = None, description: str = ""
 ) -> Manifest:
     """Hash every record of (x, y) under its id (default: rec-00000, rec-00001, ... by position)."""
+    v.tensor("x", x, finite=False)
+    v.labels("y", y)
+    v.same_length(x=x, y=y)
+    if ids is not None and (isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence)):
+        raise TypeError(f"ids must be a list of record ids, not {ids!r:.60}.")
     ids = default_ids(len(y)) if ids is None else [str(i) for i in ids]
     if len(ids) != len(y):
-        raise ValueError(f"got {len(ids)} ids for {len(y)} records; give one id per record.")
+        raise ValueError(f"ids must give one id per record: got {len(ids)} ids for {len(y)} records.")
     hashes = record_hashes(x, y)
     records: dict[str, str] = {}
     for rid, digest in zip(ids, hashes, strict=True):
         if rid in records:
             raise ValueError(
-                f"record id {rid!r} appears more than once: ids must be unique (a duplicate id is "
+                f"ids must be unique, but record id {rid!r} appears more than once (a duplicate id is "
                 f"itself a sign of tampering or of a broken export)."
             )
         records[rid] = digest
@@ -114,20 +131,30 @@ def build_manifest(
 
 
 def _key(key: bytes | str) -> bytes:
+    if not isinstance(key, (str, bytes, bytearray)):
+        raise TypeError(f"key must be bytes or a string, not {type(key).__name__}.")
     data = key.encode() if isinstance(key, str) else bytes(key)
     if len(data) < 16:
-        raise ValueError("use a signing key of at least 16 bytes (e.g. secrets.token_bytes(32)).")
+        raise ValueError(f"key must be at least 16 bytes (e.g. secrets.token_bytes(32)), got {len(data)}.")
     return data
+
+
+def _manifest(manifest: object) -> Manifest:
+    if not isinstance(manifest, Manifest):
+        raise TypeError(f"manifest must be a Manifest (see build_manifest), not {type(manifest).__name__}.")
+    return manifest
 
 
 def sign_manifest(manifest: Manifest, *, key: bytes | str) -> str:
     """HMAC-SHA256 of the manifest's digest with the data owner's secret key (hex)."""
+    _manifest(manifest)
     return hmac.new(_key(key), manifest.digest.encode(), hashlib.sha256).hexdigest()
 
 
 def verify_manifest(manifest: Manifest, signature: str, *, key: bytes | str) -> bool:
     """True if `signature` is the owner's signature of exactly this manifest (constant-time compare)."""
-    return hmac.compare_digest(sign_manifest(manifest, key=key), str(signature))
+    v.text("signature", signature, empty=True)
+    return hmac.compare_digest(sign_manifest(manifest, key=key), signature)
 
 
 @dataclass(frozen=True)
@@ -156,8 +183,14 @@ class ManifestDiff:
         )
 
 
-def _records(manifest: Manifest | Mapping[str, str]) -> Mapping[str, str]:
-    return manifest.records if isinstance(manifest, Manifest) else manifest
+def _records(manifest: Manifest | Mapping[str, str], name: str) -> Mapping[str, str]:
+    records = manifest.records if isinstance(manifest, Manifest) else manifest
+    if not isinstance(records, Mapping):
+        raise TypeError(f"{name} must be a Manifest or a mapping of record id to hash, not {records!r:.60}.")
+    bad = next(((k, h) for k, h in records.items() if not isinstance(k, str) or not isinstance(h, str)), None)
+    if bad is not None:
+        raise TypeError(f"{name} must map string record ids to string hashes, not {bad[0]!r}: {bad[1]!r}.")
+    return records
 
 
 def diff_manifests(
@@ -168,7 +201,7 @@ def diff_manifests(
     Order does not matter, and an injected copy of an existing record (same content, new id) is still
     injected: the comparison is by id, never by content alone.
     """
-    before, now = _records(reference), _records(current)
+    before, now = _records(reference, "reference"), _records(current, "current")
     altered = sorted(rid for rid in now if rid in before and now[rid] != before[rid])
     injected = sorted(rid for rid in now if rid not in before)
     removed = sorted(rid for rid in before if rid not in now)
@@ -178,8 +211,12 @@ def diff_manifests(
 
 def positions(ids: Sequence[str], wanted: Iterable[str]) -> torch.Tensor:
     """Sorted int64 positions in `ids` of the records named in `wanted` (to index x and y)."""
+    for name, value in (("ids", ids), ("wanted", wanted)):
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+            raise TypeError(f"{name} must be a list of record ids, not {value!r:.60}.")
+    wanted = list(wanted)
     where = {rid: i for i, rid in enumerate(ids)}
     missing = [rid for rid in wanted if rid not in where]
     if missing:
-        raise KeyError(f"{len(missing)} ids are not in this dataset, e.g. {missing[0]!r}.")
+        raise v.UnknownName(f"wanted: {len(missing)} ids are not in this dataset, e.g. {missing[0]!r}.")
     return torch.tensor(sorted(where[rid] for rid in wanted), dtype=torch.int64)
