@@ -1,4 +1,4 @@
-"""Notebook hygiene, labs in sync with solutions, and every lab stops at its first exercise."""
+"""Notebook hygiene, labs in sync with solutions, and every fully stubbed lab runs to the end."""
 
 from __future__ import annotations
 
@@ -89,23 +89,29 @@ def test_header_and_closing_box(path):
 
 
 @pytest.mark.parametrize("path", LABS, ids=_ids(LABS))
-def test_lab_runs_until_its_first_exercise(path):
-    """Cells before the first exercise run; the exercise (or its check, in strict mode) raises."""
+def test_stubbed_lab_runs_to_the_end(path, tmp_path, monkeypatch):
+    """Run All on a lab with every exercise left as a stub: no cell raises. Each check says "not
+    implemented yet", and the cells that use a learner's function fall back to the reference with a
+    visible note. Checks are not strict here, and LABKIT_QUICK=1 makes the notebooks use fewer samples."""
+    monkeypatch.setenv("LABKIT_STRICT_CHECKS", "0")
+    monkeypatch.setenv("LABKIT_QUICK", "1")
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     nb = nbformat.read(path, as_version=4)
-    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    first_stub = next(i for i in code if STUB in nb.cells[i].source)
-    its_check = next(i for i in code if i > first_stub)
+    assert any(STUB in c.source for c in nb.cells if c.cell_type == "code")
     client = NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
-    with client.setup_kernel():
-        for index in (i for i in code if i <= its_check):
-            try:
-                client.execute_cell(nb.cells[index], index)
-            except CellExecutionError as error:
-                assert index in (first_stub, its_check), (
-                    f"cell {index} failed before the first exercise (cell {first_stub}): {error}"
-                )
-                assert error.ename == "NotImplementedError", error
-                return
-    pytest.fail("the first exercise and its check ran without raising NotImplementedError")
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"a cell of the stubbed lab raised: {error}")
+    printed = "".join(
+        output.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "stream"
+    )
+    checked = {e for c in nb.cells if c.cell_type == "code" for e in CHECK_CALL.findall(c.source)}
+    assert printed.count("not implemented yet: replace") == len(checked), "every check sees the stub"
+    assert "not implemented yet: using the reference implementation" in printed
