@@ -58,6 +58,8 @@ def integer(name: str, value: Any, *, low: int | None = None, high: int | None =
         allowed = f"an integer, at least {low}"
     elif high is not None:
         allowed = f"an integer, at most {high}"
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+        value = value.item()  # a 0-d integer tensor such as y[i]
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be {allowed}, not {_show(value)}.")
     number = int(value)
@@ -87,6 +89,8 @@ def finite_float(
 ) -> float:
     """A real number (not a bool or string), finite, within the given bounds."""
     allowed = f"a finite number {_bounds(low, high, low_open, high_open)}".rstrip()
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and value.dtype != torch.bool:
+        value = value.item()  # a 0-d tensor such as losses.mean()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {allowed}, not {_show(value)}.")
     number = float(value)
@@ -223,8 +227,9 @@ def model_outputs(model: Any, x: torch.Tensor, *, name: str = "x") -> int | None
     assert isinstance(model, nn.Module)
     training = model.training
     model.eval()
-    try:
-        with torch.no_grad():
+    cuda = [first.device.index or 0] if first.device.type == "cuda" else []
+    try:  # without gradients, and without moving the random streams a randomised model draws from
+        with torch.no_grad(), torch.random.fork_rng(devices=cuda):
             return int(model(x[:1].to(first.device)).shape[-1])
     except RuntimeError as error:
         raise ValueError(

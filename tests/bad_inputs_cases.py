@@ -282,7 +282,7 @@ def cases() -> dict[str, Entry]:
         ),
         "labkit.viz.image_grid": Entry(
             lambda: dict(images=images(), columns=2),
-            {"images": IMAGES[2:], "columns": COUNT, "size": POSITIVE, "titles": [["a"]]},
+            {"images": IMAGES[3:], "columns": COUNT, "size": POSITIVE, "titles": [["a"]]},
         ),
         # ---- attacks.pgd ------------------------------------------------------------------------
         "labkit.attacks.pgd.sign_step": Entry(lambda: dict(gradient=images()), {"gradient": [3, None]}),

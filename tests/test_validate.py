@@ -113,3 +113,20 @@ def test_unknown_names_are_both_key_and_value_errors_with_a_readable_message():
     assert isinstance(v.OutOfRange("index"), IndexError) and isinstance(v.OutOfRange("i"), ValueError)
     with pytest.raises(IndexError, match="index 4 is out of range: choose 0 to 3"):
         v.position("index", 4, length=4)
+
+
+def test_reading_the_number_of_classes_leaves_the_random_stream_alone():
+    class Noisy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.linear(x.flatten(1) + torch.rand_like(x.flatten(1)))
+
+    model = Noisy()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    assert v.model_outputs(model, torch.zeros(2, 1, 2, 2)) == 3
+    assert torch.equal(torch.rand(3), expected), "a randomised model's draws do not move the global stream"
