@@ -53,6 +53,7 @@ def test_stub_gets_not_implemented(exercise_id):
     assert not result.passed and result.status == "not implemented"
     text = format_result(result)
     assert "not implemented yet" in text
+    assert "Hint:" not in text and EXERCISES[exercise_id].hint not in text, "a stub gets no hint"
     assert "Traceback" not in text
 
 

@@ -140,6 +140,8 @@ def format_result(result: CheckResult) -> str:
     item = EXERCISES[result.exercise]
     if result.passed:
         return f"✔ {result.exercise} {item.title}: passed. {result.message}"
+    if result.status == "not implemented":  # nothing to diagnose yet: no hint for an untouched stub
+        return f"✘ {result.exercise} {item.title}: {result.message}"
     return f"✘ {result.exercise} {item.title}: {result.message}\n   Hint: {item.hint}"
 
 
