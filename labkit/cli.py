@@ -98,7 +98,7 @@ def _zoo(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from labkit import integrity
+    from labkit import integrity, signing
 
     if args.action == "sign":
         fingerprint = integrity.sign_manifest()
@@ -108,14 +108,14 @@ def _data(args: argparse.Namespace) -> int:
         from labkit.paths import datasets_dir
 
         try:
-            key = integrity.generate_signing_key()
+            key = signing.generate_signing_key()
         except FileExistsError as error:
             print(f"labkit data: {error}", file=sys.stderr)
             return 2
-        (datasets_dir() / integrity.PUBLIC_KEY_NAME).write_bytes(integrity.public_key_pem(key.public_key()))
-        print(f"new private key: {integrity.signing_key_path()} (keep it out of the repository)")
+        (datasets_dir() / integrity.PUBLIC_KEY_NAME).write_bytes(signing.public_key_pem(key.public_key()))
+        print(f"new private key: {signing.signing_key_path()} (keep it out of the repository)")
         print(f"wrote datasets/{integrity.PUBLIC_KEY_NAME}; pin its fingerprint in labkit/integrity.py:")
-        print(f'PUBLIC_KEY_FINGERPRINT = "{integrity.key_fingerprint(key.public_key())}"')
+        print(f'PUBLIC_KEY_FINGERPRINT = "{signing.key_fingerprint(key.public_key())}"')
         print("then run `labkit data sign` (docs/maintainers.md).")
         return 0
     from labkit.zoo.databuild import build_clinic, build_digits

@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from labkit.paths import datasets_dir
+from labkit.signing import key_fingerprint, load_signing_key, signing_key_path
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MANIFEST_NAME = "MANIFEST.sha256"
 SIGNATURE_NAME = MANIFEST_NAME + ".sig"
 PUBLIC_KEY_NAME = "MANIFEST.pub"
 # SHA-256 of the raw 32-byte Ed25519 public key in datasets/MANIFEST.pub (docs/maintainers.md: rotation).
 PUBLIC_KEY_FINGERPRINT = "a5e7ebfa23f50b5238166db35c7b4d3983e002ab1f5806e8ebadef1074ff149b"
-SIGNING_KEY_ENV = "LABKIT_SIGNING_KEY"
 RESTORE = (
     "`git diff datasets/` shows what changed; restore the shipped files with `git checkout -- datasets/`."
 )
@@ -46,62 +45,7 @@ def sha256_file(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-# --- keys and signatures -------------------------------------------------------------------------
-
-
-def signing_key_path() -> Path:
-    """The maintainer's private key: $LABKIT_SIGNING_KEY, else ~/.config/labkit/manifest-signing.key."""
-    override = os.environ.get(SIGNING_KEY_ENV)
-    return Path(override).expanduser() if override else Path.home() / ".config/labkit/manifest-signing.key"
-
-
-def key_fingerprint(public_key: Ed25519PublicKey) -> str:
-    """Hex SHA-256 of the raw Ed25519 public key: the value pinned as PUBLIC_KEY_FINGERPRINT."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    return hashlib.sha256(public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
-
-
-def public_key_pem(public_key: Ed25519PublicKey) -> bytes:
-    """The public key as the PEM text shipped in datasets/MANIFEST.pub."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    return public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-
-
-def generate_signing_key(path: Path | None = None) -> Ed25519PrivateKey:
-    """Create a new Ed25519 private key at `path` (mode 0600, never overwriting a file); returns it."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
-    path = path or signing_key_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as error:
-        raise FileExistsError(f"A signing key already exists at {path}; move it away first.") from error
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    return key
-
-
-def load_signing_key(path: Path | None = None) -> Ed25519PrivateKey:
-    """The maintainer's private key; a clear error if it is not on this machine."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    path = path or signing_key_path()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No manifest signing key at {path}. Only the course maintainer holds it (see "
-            f"docs/maintainers.md); set {SIGNING_KEY_ENV} to its path."
-        )
-    key = load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} holds a {type(key).__name__}, not an Ed25519 private key.")
-    return key
+# --- the manifest's signature ---------------------------------------------------------------------
 
 
 def _public_key(root: Path) -> Ed25519PublicKey:

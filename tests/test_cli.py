@@ -12,9 +12,9 @@ def test_doctor_is_green(capsys):
 
 
 def test_doctor_reports_a_tampered_dataset(tmp_path, monkeypatch, capsys):
-    from tests.test_integrity_signing import copy_signed
+    from tests.helpers import copy_datasets
 
-    target = copy_signed(tmp_path, "clinic/clinic.npz")
+    target = copy_datasets(tmp_path, "clinic/clinic.npz")
     (target / "clinic/clinic.npz").write_bytes(b"not the data")
     monkeypatch.setenv("LABKIT_DATASETS", str(target))
     assert main(["doctor"]) == 1

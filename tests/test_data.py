@@ -8,7 +8,7 @@ import torch
 from labkit.data import clinic_info, digits_arrays, load_clinic, load_digits
 from labkit.integrity import IntegrityError, read_manifest, sha256_file
 from labkit.paths import DatasetsNotFoundError, datasets_dir
-from tests.test_integrity_signing import copy_signed
+from tests.helpers import copy_datasets
 
 
 def test_digits_shapes_ranges_and_split():
@@ -63,7 +63,7 @@ def test_manifest_matches_every_shipped_file():
 
 
 def test_altered_copy_is_refused_with_a_clear_error(tmp_path, monkeypatch):
-    target = copy_signed(tmp_path, "digits/digits.npz")
+    target = copy_datasets(tmp_path, "digits/digits.npz")
     monkeypatch.setenv("LABKIT_DATASETS", str(target))
     load_digits("test")  # the intact copy loads
     blob = bytearray((target / "digits/digits.npz").read_bytes())
@@ -79,7 +79,7 @@ def test_altered_copy_is_refused_with_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_missing_file_and_missing_datasets_dir(tmp_path, monkeypatch):
-    target = copy_signed(tmp_path)
+    target = copy_datasets(tmp_path)
     monkeypatch.setenv("LABKIT_DATASETS", str(target))
     with pytest.raises(IntegrityError, match="clinic/clinic.npz is missing"):
         load_clinic("train")

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from labkit import integrity
+from labkit import integrity, signing
 from labkit.cli import main
 from labkit.integrity import MANIFEST_NAME, IntegrityError, parse_manifest, read_manifest, verify, verify_all
 from tests.test_integrity_signing import make_signed_tree
@@ -22,7 +22,7 @@ def _pin_and_sign(root, name: str, digest: str) -> None:
     """A manifest line the (temporary) maintainer key really signed: only confinement can stop it."""
     with open(root / MANIFEST_NAME, "a") as handle:
         handle.write(f"{digest}  {name}\n")
-    key = integrity.load_signing_key()  # the fixture's key: signed as a careless maintainer would
+    key = signing.load_signing_key()  # the fixture's key: signed as a careless maintainer would
     signature = base64.b64encode(key.sign((root / MANIFEST_NAME).read_bytes()))
     (root / integrity.SIGNATURE_NAME).write_bytes(signature + b"\n")
 

@@ -18,9 +18,6 @@ from labkit.integrity import (
     PUBLIC_KEY_NAME,
     SIGNATURE_NAME,
     IntegrityError,
-    generate_signing_key,
-    key_fingerprint,
-    public_key_pem,
     read_manifest,
     sign_manifest,
     verify,
@@ -28,16 +25,9 @@ from labkit.integrity import (
     write_manifest_entry,
 )
 from labkit.paths import datasets_dir
+from labkit.signing import generate_signing_key, key_fingerprint, public_key_pem
 from labkit.zoo.registry import load_model
 from tests.helpers import copy_datasets
-
-
-def copy_signed(tmp_path: Path, *files: str) -> Path:
-    """copy_datasets plus the shipped signature and public key (the copy verifies as shipped)."""
-    target = copy_datasets(tmp_path, *files)
-    for name in (SIGNATURE_NAME, PUBLIC_KEY_NAME):
-        shutil.copy(datasets_dir() / name, target / name)
-    return target
 
 
 def make_signed_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -146,7 +136,7 @@ def test_a_swapped_public_key_is_refused_even_with_a_matching_signature(signed_t
 
 
 def test_copy_with_the_shipped_signature_loads(tmp_path, monkeypatch):
-    target = copy_signed(tmp_path, "digits/digits.npz")
+    target = copy_datasets(tmp_path, "digits/digits.npz")
     monkeypatch.setenv("LABKIT_DATASETS", str(target))
     assert load_digits("test")[0].shape[0] == 1000
 

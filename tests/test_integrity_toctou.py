@@ -15,7 +15,7 @@ import torch
 from labkit import integrity
 from labkit.data import load_clinic, load_digits
 from labkit.zoo.registry import load_model
-from tests.test_integrity_signing import copy_signed
+from tests.helpers import copy_datasets
 
 
 def _swap_after_check(monkeypatch, path: Path, evil: bytes) -> list[bool]:
@@ -50,7 +50,7 @@ def _npz(**arrays: np.ndarray) -> bytes:
 
 
 def test_digits_come_from_the_checked_bytes(tmp_path, monkeypatch):
-    target = copy_signed(tmp_path, "digits/digits.npz")
+    target = copy_datasets(tmp_path, "digits/digits.npz")
     monkeypatch.setenv("LABKIT_DATASETS", str(target))
     x, y = load_digits("test")
     with np.load(target / "digits/digits.npz") as good:
@@ -62,7 +62,7 @@ def test_digits_come_from_the_checked_bytes(tmp_path, monkeypatch):
 
 
 def test_clinic_statistics_and_records_come_from_one_checked_read(tmp_path, monkeypatch):
-    target = copy_signed(tmp_path, "clinic/clinic.npz")
+    target = copy_datasets(tmp_path, "clinic/clinic.npz")
     monkeypatch.setenv("LABKIT_DATASETS", str(target))
     x, _ = load_clinic("train")
     with np.load(target / "clinic/clinic.npz") as good:
@@ -77,7 +77,7 @@ def test_model_weights_come_from_the_checked_bytes(tmp_path, monkeypatch):
     from safetensors.torch import load, save
 
     files = ("models/digits_cnn.safetensors", "models/digits_cnn.json")
-    target = copy_signed(tmp_path, *files)
+    target = copy_datasets(tmp_path, *files)
     monkeypatch.setenv("LABKIT_DATASETS", str(target))
     reference = load_model("digits_cnn", device="cpu").state_dict()
     weights = target / files[0]
@@ -89,7 +89,7 @@ def test_model_weights_come_from_the_checked_bytes(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("relative", ["models/digits_cnn.json"])
 def test_verify_returns_the_bytes_it_hashed(tmp_path, monkeypatch, relative):
-    target = copy_signed(tmp_path, relative)
+    target = copy_datasets(tmp_path, relative)
     monkeypatch.setenv("LABKIT_DATASETS", str(target))
     good = (target / relative).read_bytes()
     swapped = _swap_after_check(monkeypatch, target / relative, b"{}")

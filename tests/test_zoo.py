@@ -10,7 +10,7 @@ from labkit.integrity import IntegrityError
 from labkit.models import DigitsCNN
 from labkit.training import accuracy
 from labkit.zoo.registry import SPECS, load_model, model_card
-from tests.test_integrity_signing import copy_signed
+from tests.helpers import copy_datasets
 
 
 def test_digits_cnn_meets_its_accuracy_bar():
@@ -50,7 +50,7 @@ def test_models_take_inputs_in_unit_range():
 
 def test_tampered_weights_are_refused(tmp_path, monkeypatch):
     files = ("models/digits_cnn.safetensors", "models/digits_cnn.json")
-    target = copy_signed(tmp_path, *files)
+    target = copy_datasets(tmp_path, *files)
     monkeypatch.setenv("LABKIT_DATASETS", str(target))
     load_model("digits_cnn", device="cpu")
     blob = bytearray((target / files[0]).read_bytes())

@@ -101,7 +101,7 @@ def write_answer_key(root: Path | None = None) -> Path:
 
 def answer_key() -> dict[str, Any]:
     """The shipped answer key, verified against the manifest."""
-    return json.loads(verify(ANSWER_KEY).path.read_text(encoding="utf-8"))
+    return json.loads(verify(ANSWER_KEY).data)
 
 
 def is_target(guess: int) -> bool:
