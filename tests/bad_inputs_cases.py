@@ -864,6 +864,7 @@ SKIPPED = {
 OWNED_ELSEWHERE = {
     "labkit.service": "the service engineer (tests/test_service*.py)",
     "labkit.integrity": "the integrity engineer",
+    "labkit.signing": "the integrity engineer (manifest signing keys, split out of integrity.py)",
     "labkit.data": "the data engineer",
     "labkit.paths": "the data engineer",
     "labkit.policy": "shared foundation; its check_policy is exercised here through BlackBoxModel",
