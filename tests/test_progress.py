@@ -105,3 +105,12 @@ def test_cli_progress_json(monkeypatch, tmp_path, capsys):
     assert main(["progress", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["modules"][0]["passed"] == 1
+
+
+def test_record_refuses_what_is_not_a_result(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    with pytest.raises(TypeError, match="passed must be True or False"):
+        record("00.integrity", passed="no")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="exercise_id"):
+        record("integrity", passed=True)
+    assert not (tmp_path / "progress.json").exists(), "nothing is written for a refused result"

@@ -141,6 +141,12 @@ def _write_atomic(path: Path, data: dict[str, Any]) -> None:
 
 def record(exercise_id: str, *, passed: bool, path: Path | None = None) -> dict[str, Any]:
     """Record one check result; returns the exercise's updated entry."""
+    if not isinstance(exercise_id, str) or "." not in exercise_id:
+        raise ValueError(f"exercise_id must look like '00.integrity' (module.name), not {exercise_id!r}.")
+    if not isinstance(passed, bool):
+        raise TypeError(
+            f"passed must be True or False, not {passed!r} (a string such as 'no' is not a result)."
+        )
     path = path or progress_path()
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with _locked(path):

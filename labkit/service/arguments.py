@@ -10,12 +10,15 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+from labkit import validate
+
 
 def whole(name: str, value: Any, *, low: int, what: str = "") -> int:  # noqa: ANN401
-    """`value` as an int >= low, or a ValueError naming `name` (booleans and floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be a whole number >= {low}{what}, not {value!r}.")
-    return int(value)
+    """`value` as an int >= low (checked by labkit.validate), or a ValueError naming `name` and the unit."""
+    try:
+        return validate.integer(name, value, low=low)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number >= {low}{what}, not {value!r}.") from None
 
 
 def whole_or_none(name: str, value: Any, *, low: int, what: str = "") -> int | None:  # noqa: ANN401
@@ -29,10 +32,11 @@ def whole_or_none(name: str, value: Any, *, low: int, what: str = "") -> int | N
 
 
 def positive(name: str, value: Any, *, what: str = "") -> float:  # noqa: ANN401
-    """`value` as a finite float > 0, or a ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0{what}, not {value!r}.")
-    return float(value)
+    """`value` as a finite float > 0 (checked by labkit.validate), or a ValueError naming `name`."""
+    try:
+        return validate.positive_float(name, value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number > 0{what}, not {value!r}.") from None
 
 
 def rate(value: Any) -> int | None:  # noqa: ANN401
