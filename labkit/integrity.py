@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from labkit import validate
 from labkit.paths import datasets_dir
 from labkit.signing import key_fingerprint, load_signing_key, signing_key_path
 
@@ -36,8 +37,15 @@ class IntegrityError(RuntimeError):
     """A shipped file, the manifest, its signature or the public key is missing or altered."""
 
 
+def _root(root: Path | None) -> Path:
+    """The datasets/ directory to work on: `root` (a path to a directory) or the course's own."""
+    return datasets_dir() if root is None else validate.path("root", root, exists="dir")
+
+
 def sha256_file(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes, read in chunks."""
+    chunk_size = validate.positive_int("chunk_size", chunk_size)
+    validate.path("path", path, exists="file")
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(chunk_size):
@@ -76,7 +84,7 @@ def verified_manifest_bytes(root: Path | None = None) -> bytes:
     """The manifest's bytes, after checking the pinned public key and the detached signature."""
     from cryptography.exceptions import InvalidSignature
 
-    root = root or datasets_dir()
+    root = _root(root)
     key = _public_key(root)
     data = (root / MANIFEST_NAME).read_bytes()
     sig_path = root / SIGNATURE_NAME
@@ -112,7 +120,7 @@ def sign_manifest(root: Path | None = None, *, key_path: Path | None = None, che
     Refuses a key whose public half is not the pinned one or not the shipped MANIFEST.pub, a manifest
     with a path outside datasets/, and (with `check_files`) a pinned file whose bytes differ.
     """
-    root = root or datasets_dir()
+    root = _root(root)
     key = load_signing_key(key_path)
     found = key_fingerprint(key.public_key())
     if found != PUBLIC_KEY_FINGERPRINT:
@@ -139,12 +147,15 @@ def sign_manifest(root: Path | None = None, *, key_path: Path | None = None, che
 # --- the manifest --------------------------------------------------------------------------------
 
 
-def check_relative(name: str) -> str:
-    """`name` if it is a plain relative path inside datasets/; IntegrityError if absolute or with '..'."""
+def check_relative(name: str, *, argument: str = "name") -> str:
+    """`name` if it is a plain relative path inside datasets/; IntegrityError if absolute or with '..'.
+
+    `argument` names it in the error (an argument such as `relative`, or a manifest line)."""
+    validate.text(argument, name, empty=True)
     parts = PurePosixPath(name).parts
     if not name or "\\" in name or "\0" in name or PurePosixPath(name).is_absolute() or ".." in parts:
         raise IntegrityError(
-            f"Manifest path {name!r} is not allowed: entries must be relative paths inside datasets/ "
+            f"{argument} {name!r} is not allowed: entries must be relative paths inside datasets/ "
             f"(not absolute, no '..'). {RESTORE}"
         )
     return name
@@ -152,6 +163,7 @@ def check_relative(name: str) -> str:
 
 def parse_manifest(text: str, *, where: str = f"datasets/{MANIFEST_NAME}") -> dict[str, str]:
     """Map of relative path -> SHA-256 from manifest text; every path is checked to stay in datasets/."""
+    validate.text("text", text, empty=True)
     entries: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
@@ -161,7 +173,7 @@ def parse_manifest(text: str, *, where: str = f"datasets/{MANIFEST_NAME}") -> di
         if not sep or len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
             raise IntegrityError(f"{where}, line {number} is not '<sha256>  <path>': {line!r}. {RESTORE}")
         try:
-            check_relative(name)
+            check_relative(name, argument="path")
         except IntegrityError as error:
             raise IntegrityError(f"{where}, line {number}: {error}") from None
         if name in entries:
@@ -184,8 +196,11 @@ def write_manifest_entry(relative: str, digest: str, root: Path | None = None) -
     """
     import fcntl
 
-    root = root or datasets_dir()
-    check_relative(relative)
+    root = _root(root)
+    check_relative(relative, argument="relative")
+    validate.text("digest", digest)
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"digest must be a SHA-256 in lowercase hex (64 characters), not {digest!r}.")
     with open(root / (MANIFEST_NAME + ".lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two builds at once must not drop each other's line
         trusted = signature_problem(root) is None
@@ -254,8 +269,13 @@ def _verify_entry(relative: str, root: Path, manifest: dict[str, str]) -> Verifi
 
 def verify(relative: str, root: Path | None = None) -> VerifiedFile:
     """Check the manifest's signature, then one shipped file; load from the returned `.data` bytes."""
-    root = root or datasets_dir()
-    return _verify_entry(check_relative(relative), root, read_manifest(root))
+    root = _root(root)
+    manifest = read_manifest(root)
+    if check_relative(relative, argument="relative") not in manifest:
+        raise IntegrityError(
+            f"relative {relative!r} is not listed in datasets/{MANIFEST_NAME}: only pinned files load."
+        )
+    return _verify_entry(relative, root, manifest)
 
 
 def read_verified(relative: str, root: Path | None = None) -> bytes:
@@ -265,7 +285,7 @@ def read_verified(relative: str, root: Path | None = None) -> bytes:
 
 def verify_all(root: Path | None = None) -> list[tuple[str, str | None]]:
     """Verify the signature, then every entry; (path, error or None) per file, or one manifest error."""
-    root = root or datasets_dir()
+    root = _root(root)
     try:
         manifest = read_manifest(root)
     except IntegrityError as error:

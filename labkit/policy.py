@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import torch
 
+from labkit.validate import tensor
+
 POLICIES = ("probabilities", "rounded", "top-k", "label")
 
 
 def check_policy(policy: str, *, decimals: int = 2, top_k: int = 3) -> None:
     """Raise a ValueError naming the argument unless the policy and its settings are valid."""
-    if policy not in POLICIES:
+    if not isinstance(policy, str) or policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}.")
     if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
         raise ValueError(f"decimals must be a whole number >= 0, not {decimals!r}.")
@@ -29,6 +31,7 @@ def apply_policy(
     """What a deployment releases from the full probabilities (N x C): all of them, rounded to
     `decimals`, only the `top_k` largest (zeros elsewhere), or nothing beyond the label (None)."""
     check_policy(policy, decimals=decimals, top_k=top_k)
+    tensor("probabilities", probabilities, ndim=2, floating=True, empty=True)
     if policy == "probabilities":
         return probabilities
     if policy == "rounded":

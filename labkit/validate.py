@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -278,3 +280,16 @@ def same_length(**named: Any) -> int:
         listed = ", ".join(f"{name} has {length} rows" for name, length in lengths.items())
         raise ValueError(f"{' and '.join(lengths)} must have matching lengths (one row each): {listed}.")
     return next(iter(lengths.values()), 0)
+
+
+def path(name: str, value: Any, *, exists: str | None = None) -> Path:
+    """A filesystem path (a str or os.PathLike, not empty) as a Path; with exists='file' or 'dir' it
+    must be an existing file or directory (FileNotFoundError naming it if not)."""
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise TypeError(f"{name} must be a path (a str or pathlib.Path), not {_show(value)}.")
+    result = Path(value)
+    if exists == "file" and not result.is_file():
+        raise FileNotFoundError(f"{name} {str(value)!r} is not a file.")
+    if exists == "dir" and not result.is_dir():
+        raise FileNotFoundError(f"{name} {str(value)!r} is not a directory.")
+    return result

@@ -76,6 +76,7 @@ def invoke(qualname: str, overrides: dict[str, Any]) -> Any:
 def labkit_error_types() -> tuple[type[BaseException], ...]:
     from labkit.attacks.blackbox import GradientsNotAvailable, QueryBudgetExceeded
     from labkit.course.labgen import LabGenerationError
+    from labkit.integrity import IntegrityError
 
     return (
         ValueError,
@@ -84,6 +85,8 @@ def labkit_error_types() -> tuple[type[BaseException], ...]:
         LabGenerationError,
         QueryBudgetExceeded,
         GradientsNotAvailable,
+        IntegrityError,
+        FileExistsError,
     )
 
 

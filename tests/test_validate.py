@@ -130,3 +130,14 @@ def test_reading_the_number_of_classes_leaves_the_random_stream_alone():
     torch.manual_seed(0)
     assert v.model_outputs(model, torch.zeros(2, 1, 2, 2)) == 3
     assert torch.equal(torch.rand(3), expected), "a randomised model's draws do not move the global stream"
+
+
+def test_path_names_the_argument_for_non_paths_and_missing_files(tmp_path):
+    assert v.path("root", str(tmp_path), exists="dir") == tmp_path
+    for bad in (3, None, b"x", "", True):
+        with pytest.raises(TypeError, match=r"^root must be a path"):
+            v.path("root", bad)
+    with pytest.raises(FileNotFoundError, match="root .* is not a directory"):
+        v.path("root", tmp_path / "missing", exists="dir")
+    with pytest.raises(FileNotFoundError, match="path .* is not a file"):
+        v.path("path", tmp_path, exists="file")
