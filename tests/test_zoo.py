@@ -63,3 +63,14 @@ def test_tampered_weights_are_refused(tmp_path, monkeypatch):
 def test_unknown_model_lists_the_zoo():
     with pytest.raises(KeyError, match="digits_cnn"):
         load_model("resnet50")
+
+
+def test_train_zoo_model_refuses_a_bad_name_or_root_before_training(tmp_path):
+    from labkit.zoo.registry import train_zoo_model
+
+    with pytest.raises(KeyError, match="name must be one of"):
+        train_zoo_model("no_such_model")
+    with pytest.raises(TypeError, match="root must be a path"):
+        train_zoo_model("clinic_mlp", root=3)  # type: ignore[arg-type]
+    with pytest.raises(FileNotFoundError, match="root .* is not a directory"):
+        train_zoo_model("clinic_mlp", root=tmp_path / "missing")

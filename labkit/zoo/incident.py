@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from labkit import validate
 from labkit.attacks.backdoor import Trigger, backdoor_dataset, make_trigger, trigger_mask
 from labkit.attacks.poisoning import PoisonedDataset
 from labkit.data import load_digits
@@ -78,6 +79,7 @@ def _mask_text(mask: torch.Tensor) -> str:
 
 def build_answer_key(*, salt: str = "labkit-incident-2026") -> dict[str, Any]:
     """The answer key of the incident as salted digests (what datasets/incident/answer_key.json holds)."""
+    validate.text("salt", salt)
     plan = _plan()
     poisoned = suspect_training_set().touched.tolist()
     return {
@@ -91,7 +93,7 @@ def build_answer_key(*, salt: str = "labkit-incident-2026") -> dict[str, Any]:
 
 def write_answer_key(root: Path | None = None) -> Path:
     """Write the answer key into datasets/ and pin it in the manifest (`labkit zoo answer-key`)."""
-    root = root or datasets_dir()
+    root = datasets_dir() if root is None else validate.path("root", root, exists="dir")
     path = root / ANSWER_KEY
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(build_answer_key(), indent=1) + "\n", encoding="utf-8")
@@ -106,21 +108,28 @@ def answer_key() -> dict[str, Any]:
 
 def is_target(guess: int) -> bool:
     """Is `guess` the backdoor's target class?"""
+    guess = validate.class_index("guess", guess, num_classes=10)
     key = answer_key()
-    return _digest(key["salt"], "target", str(int(guess))) == key["target"]
+    return _digest(key["salt"], "target", str(guess)) == key["target"]
 
 
 def is_trigger_mask(mask: torch.Tensor) -> bool:
     """Is `mask` (28 x 28, bool) exactly the set of pixels the trigger sets?"""
+    validate.tensor("mask", mask, ndim=2)
+    if tuple(mask.shape) != (28, 28):
+        raise ValueError(f"mask must be 28 x 28 (one value per pixel), got shape {tuple(mask.shape)}.")
     key = answer_key()
     return _digest(key["salt"], "trigger_mask", _mask_text(mask.bool().cpu())) == key["trigger_mask"]
 
 
 def grade_records(record_ids: Iterable[int]) -> tuple[float, float]:
     """Precision and recall of a set of training-record indices flagged as poisoned."""
+    if isinstance(record_ids, (str, bytes)) or not isinstance(record_ids, Iterable):
+        raise TypeError(f"record_ids must be training-record indices (ints), not {record_ids!r}.")
+    ids = {validate.integer(f"record_ids[{n}]", i, low=0) for n, i in enumerate(record_ids)}
     key = answer_key()
     truth = set(key["poisoned_records"])
-    flagged = {_digest(key["salt"], "record", str(int(i))) for i in set(record_ids)}
+    flagged = {_digest(key["salt"], "record", str(i)) for i in ids}
     hits = len(flagged & truth)
     precision = hits / len(flagged) if flagged else 0.0
     return precision, hits / len(truth)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from labkit import validate
 from labkit.integrity import IntegrityError, read_verified, sha256_file, verify, write_manifest_entry
 from labkit.models import build
 from labkit.paths import datasets_dir
@@ -83,8 +84,10 @@ SPECS: dict[str, ZooSpec] = {
 
 
 def _spec(name: str) -> ZooSpec:
-    if name not in SPECS:
-        raise KeyError(f"No zoo model named {name!r}. Available: {', '.join(sorted(SPECS))}.")
+    if not isinstance(name, str) or name not in SPECS:
+        raise validate.UnknownName(
+            f"No zoo model named {name!r}: name must be one of {', '.join(sorted(SPECS))}."
+        )
     return SPECS[name]
 
 
@@ -99,10 +102,27 @@ def model_card(name: str) -> dict[str, Any]:
     return json.loads(read_verified(meta_file).decode("utf-8"))
 
 
+def _device(device: torch.device | str | None) -> torch.device:
+    """`device` as a torch.device this machine has (None: the best one here)."""
+    if device is None:
+        return get_device()
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', not {device!r}.") from None
+    mps = getattr(torch.backends, "mps", None)
+    here = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": mps is not None and mps.is_available()}
+    if not here.get(target.type, False):
+        usable = ", ".join(repr(kind) for kind, ok in here.items() if ok)
+        raise ValueError(f"device {device!r} is not available here: use one of {usable}, or None.")
+    return target
+
+
 def load_model(name: str, *, device: torch.device | str | None = None) -> nn.Module:
     """Load a zoo model by name after verifying weights and metadata against the manifest."""
     from safetensors.torch import load
 
+    target = _device(device)
     weights_file, _ = _files(name)
     card = model_card(name)
     weights = verify(weights_file)
@@ -113,7 +133,7 @@ def load_model(name: str, *, device: torch.device | str | None = None) -> nn.Mod
         )
     model = build(card["architecture"], card["config"])
     model.load_state_dict(load(weights.data), strict=True)  # the bytes whose hash was checked
-    return model.to(device or get_device()).eval()
+    return model.to(target).eval()
 
 
 def train_zoo_model(name: str, *, root: Path | None = None) -> dict[str, Any]:
@@ -121,7 +141,7 @@ def train_zoo_model(name: str, *, root: Path | None = None) -> dict[str, Any]:
     from safetensors.torch import save_file
 
     spec = _spec(name)
-    root = root or datasets_dir()
+    root = datasets_dir() if root is None else validate.path("root", root, exists="dir")
     seed_everything(spec.seed)  # weight initialisation is part of the recipe
     model = build(spec.architecture, spec.config)
     model, test_accuracy = spec.trainer(model, seed=spec.seed)
