@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from labkit import validate
 from labkit.paths import user_dir
 
 FILENAME = "progress.json"
@@ -24,6 +25,11 @@ FORMAT_VERSION = 1
 def progress_path() -> Path:
     """Where this learner's progress lives ($LABKIT_HOME/progress.json or the user data dir)."""
     return user_dir() / FILENAME
+
+
+def _path(path: Path | None) -> Path:
+    """The progress file to use: `path` (a str or Path) or this learner's own."""
+    return progress_path() if path is None else validate.path("path", path)
 
 
 def _fresh() -> dict[str, Any]:
@@ -74,7 +80,7 @@ def _problem(data: Any) -> str | None:
 
 def read_progress(path: Path | None = None) -> tuple[dict[str, Any], str | None]:
     """The progress record and None, or a fresh record and what is wrong with the file. Never writes."""
-    path = path or progress_path()
+    path = _path(path)
     if not path.exists():
         return _fresh(), None
     try:
@@ -87,7 +93,7 @@ def read_progress(path: Path | None = None) -> tuple[dict[str, Any], str | None]
 
 def load_progress(path: Path | None = None) -> dict[str, Any]:
     """Read the progress file without changing it; an unreadable one reads as empty, with a message."""
-    path = path or progress_path()
+    path = _path(path)
     data, problem = read_progress(path)
     if problem:
         print(
@@ -147,7 +153,7 @@ def record(exercise_id: str, *, passed: bool, path: Path | None = None) -> dict[
         raise TypeError(
             f"passed must be True or False, not {passed!r} (a string such as 'no' is not a result)."
         )
-    path = path or progress_path()
+    path = _path(path)
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with _locked(path):
         data = _load_for_write(path)
@@ -168,7 +174,10 @@ def report(exercise_ids: Iterable[str], *, path: Path | None = None) -> dict[str
     `labkit.checks.progress_report()` passes every registered exercise."""
     from labkit.course.coursemap import MODULES
 
-    known = sorted(set(exercise_ids))
+    if isinstance(exercise_ids, (str, bytes)) or not isinstance(exercise_ids, Iterable):
+        raise TypeError(f"exercise_ids must be a list of ids such as '00.integrity', not {exercise_ids!r}.")
+    path = None if path is None else _path(path)
+    known = sorted(set(exercise_ids), key=str)
     bad = [i for i in known if not isinstance(i, str) or "." not in i]
     if bad:
         raise ValueError(f"exercise_ids must look like '00.integrity' (module.name), got {bad[:3]}.")
@@ -200,6 +209,10 @@ def report(exercise_ids: Iterable[str], *, path: Path | None = None) -> dict[str
 
 def format_report(summary: dict[str, Any]) -> str:
     """Human-readable text of `report()` for `labkit progress`."""
+    if not isinstance(summary, dict) or not {"learner", "file", "modules"} <= summary.keys():
+        raise TypeError(
+            f"summary must be the dict report() returns (learner, file, modules), not {summary!r}."
+        )
     lines = [f"Progress of {summary['learner']} ({summary['file']})", ""]
     if summary.get("problem"):
         lines += [f"  ✘ {summary['problem']}.", ""]

@@ -29,10 +29,19 @@ class RobustnessRequirement:
     n: int = 200
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.min_accuracy <= 1.0:
-            raise ValueError(f"{self.id}: min_accuracy is a fraction in [0, 1], not {self.min_accuracy}.")
-        if self.epsilon < 0 or self.steps < 1 or self.n < 1:
-            raise ValueError(f"{self.id}: need epsilon >= 0, steps >= 1 and n >= 1.")
+        from labkit import validate
+
+        validate.text("id", self.id)
+        validate.text("model", self.model)
+        validate.text("attack", self.attack)
+        try:
+            validate.probability("min_accuracy", self.min_accuracy)
+            validate.nonnegative_float("epsilon", self.epsilon)
+            validate.positive_int("steps", self.steps)
+            validate.positive_int("n", self.n)
+        except (TypeError, ValueError) as error:
+            rules = "min_accuracy is a fraction in [0, 1]; need epsilon >= 0, steps >= 1 and n >= 1"
+            raise type(error)(f"{self.id}: {error} ({rules}).") from None
 
     def text(self) -> str:
         """The requirement as a sentence for a threat model or a test docstring."""
@@ -74,11 +83,22 @@ def evaluate_requirement(
 
     `model` defaults to the zoo model the requirement names (hash-checked on load).
     """
+    import torch
+
+    from labkit import validate
     from labkit.attacks.evasion import make_attack
     from labkit.attacks.robustness import robust_accuracy
     from labkit.data import load_digits
     from labkit.zoo.registry import load_model
 
+    if not isinstance(requirement, RobustnessRequirement):
+        raise TypeError(f"requirement must be a RobustnessRequirement, not {requirement!r}.")
+    if model is not None:
+        validate.module("model", model)
+    if device is not None and not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device such as torch.device('cpu'), not {device!r}.")
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, not {progress!r}.")
     x, y = load_digits("test")
     if requirement.n > len(x):
         raise ValueError(f"{requirement.id}: n={requirement.n} but the test split holds {len(x)} digits.")
@@ -117,6 +137,17 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _checked(path: Path | str, *, timeout: float, **flags: bool) -> Path:
+    """`path` as a Path, after checking it, the timeout (seconds) and the True/False flags."""
+    from labkit import validate
+
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, not {value!r}.")
+    validate.positive_float("timeout", timeout)
+    return validate.path("path", path)
+
+
 def _count(pattern: str, text: str) -> int:
     match = re.search(rf"(\d+) {pattern}", text)
     return int(match.group(1)) if match else 0
@@ -124,8 +155,13 @@ def _count(pattern: str, text: str) -> int:
 
 def gate_file(name: str, source: str, *, directory: Path | str | None = None) -> Path:
     """Write gate test source to `directory` (default: user_dir()/gates) as test_<name>.py; returns it."""
+    from labkit import validate
     from labkit.paths import user_dir
 
+    validate.text("name", name)
+    validate.text("source", source, empty=True)
+    if directory is not None:
+        validate.path("directory", directory)
     if not re.fullmatch(r"\w+", name):
         raise ValueError(f"gate name {name!r} must be letters, digits and underscores (it names a file).")
     folder = Path(directory) if directory is not None else user_dir() / "gates"
@@ -142,9 +178,11 @@ def run_pytest(path: Path | str, *, plugins: bool = False, timeout: float = 600.
     nothing is a failed gate, so `ok` is False). Installed pytest plugins are not loaded unless
     `plugins=True`: a gate needs none, and loading them all costs seconds per run.
     """
-    path = Path(path)
+    path = _checked(path, plugins=plugins, timeout=timeout)
     if not path.exists():
-        raise FileNotFoundError(f"No test file or directory at {path}; write the gate file first.")
+        raise FileNotFoundError(
+            f"No test file or directory at path {str(path)!r}; write the gate file first."
+        )
     command = [
         sys.executable,
         "-m",
@@ -236,9 +274,9 @@ def run_picklescan(path: Path | str, *, strict: bool = False, timeout: float = 1
     pickle), and the gate fails closed (exit 2) if it scanned no file or fewer files than are present.
     `passed` and `failed` count files. `strict` also fails on merely suspicious imports.
     """
-    path = Path(path)
+    path = _checked(path, strict=strict, timeout=timeout)
     if not path.exists():
-        raise FileNotFoundError(f"Nothing to scan at {path}.")
+        raise FileNotFoundError(f"Nothing to scan at path {str(path)!r}.")
     regular, other = _artifact_files(path)
     command = [sys.executable, "-c", _PICKLESCAN, "strict" if strict else "default"]
     listing = "\0".join(str(p) for p in regular).encode("utf-8", "surrogateescape")

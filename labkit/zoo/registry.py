@@ -86,7 +86,7 @@ SPECS: dict[str, ZooSpec] = {
 def _spec(name: str) -> ZooSpec:
     if not isinstance(name, str) or name not in SPECS:
         raise validate.UnknownName(
-            f"No zoo model named {name!r}: name must be one of {', '.join(sorted(SPECS))}."
+            f"No zoo model named {name!r} (the name argument). Available: {', '.join(sorted(SPECS))}."
         )
     return SPECS[name]
 
