@@ -155,8 +155,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `labkit` console script."""
-    args = parser().parse_args(argv)
+    """Entry point of the `labkit` console script: returns the exit code (2 for a usage error, with
+    argparse's message on stderr)."""
+    if argv is not None and (
+        not isinstance(argv, (list, tuple)) or not all(isinstance(a, str) for a in argv)
+    ):
+        raise TypeError(f"argv must be a list of strings such as ['zoo', 'list'] (or None), not {argv!r}.")
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as stop:  # argparse has printed the usage and the error (or --help)
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return int(args.run(args))
     except (KeyError, ValueError, RuntimeError, FileNotFoundError) as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from labkit.cli import main
 
 
@@ -29,3 +31,17 @@ def test_build_labs_check_is_clean(capsys):
 def test_unknown_zoo_model_is_a_clear_error(capsys):
     assert main(["zoo", "train", "nope"]) == 2
     assert "Available: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv", [["nope"], ["zoo"], ["zoo", "fly"], ["data", "build", "extra"], ["--no-such-flag"], []]
+)
+def test_bad_argv_is_exit_code_2_with_a_message_not_an_exception(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "usage: labkit" in err and "error:" in err and "Traceback" not in err
+
+
+def test_help_is_exit_code_0(capsys):
+    assert main(["--help"]) == 0
+    assert "usage: labkit" in capsys.readouterr().out

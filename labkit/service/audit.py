@@ -67,6 +67,13 @@ class AuditLog:
 
 def clip(text: str, limit: int) -> str:
     """`text` cut to at most about `limit` characters, saying how much was cut."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, not {type(text).__name__}.")
+    limit = arguments.whole("limit", limit, low=0, what=" characters")
+    return _clip(text, limit)
+
+
+def _clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}...(+{len(text) - limit} characters)"
@@ -75,17 +82,21 @@ def clip(text: str, limit: int) -> str:
 def jsonable(value: Any, *, max_field: int = 1024) -> Any:  # noqa: ANN401 - any JSON value
     """A copy of `value` that json.dumps(allow_nan=False) always accepts: non-finite floats as strings,
     long strings clipped, tuples as lists, anything else as its (clipped) repr."""
+    return _jsonable(value, arguments.whole("max_field", max_field, low=16, what=" characters"))
+
+
+def _jsonable(value: Any, max_field: int) -> Any:  # noqa: ANN401 - any JSON value
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, str):
-        return clip(value, max_field)
+        return _clip(value, max_field)
     if isinstance(value, dict):
-        return {clip(str(k), max_field): jsonable(v, max_field=max_field) for k, v in value.items()}
+        return {_clip(str(k), max_field): _jsonable(v, max_field) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v, max_field=max_field) for v in value]
-    return clip(repr(value), max_field)
+        return [_jsonable(v, max_field) for v in value]
+    return _clip(repr(value), max_field)
 
 
 def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
@@ -96,7 +107,7 @@ def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"no audit log at {path}; start the service (labkit.service.lifecycle.serve) first."
+            f"no audit log at path {str(path)!r}; start the service (labkit.service.lifecycle.serve) first."
         )
     records, torn = [], 0
     for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
@@ -109,7 +120,8 @@ def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
             continue
         if not isinstance(record, dict):
             raise ValueError(
-                f"{path}, line {number}: an audit line must be a JSON object, not {type(record).__name__} "
+                f"path {str(path)!r}: {path.name}, line {number}: an audit line must be a JSON object, "
+                f"not {type(record).__name__} "
                 f"({clip(line.decode('utf-8', 'replace'), 80)}); this file is not (only) an audit log."
             )
         records.append(record)
