@@ -83,10 +83,18 @@ EXERCISES: dict[str, Exercise] = {}
 
 def exercise(exercise_id: str, *, title: str, hint: str) -> Callable:
     """Register a hidden test: a function of the learner's answer that returns a pass message."""
+    from labkit import validate
+
+    validate.text("exercise_id", exercise_id)
+    if "." not in exercise_id:
+        raise ValueError(f"exercise_id must look like '00.integrity' (module.name), not {exercise_id!r}.")
+    validate.text("title", title)
+    validate.text("hint", hint)
 
     def register(test: Callable[[Any], str]) -> Callable[[Any], str]:
+        validate.function("test", test)
         if exercise_id in EXERCISES:
-            raise ValueError(f"exercise {exercise_id!r} registered twice")
+            raise ValueError(f"exercise_id {exercise_id!r} registered twice")
         EXERCISES[exercise_id] = Exercise(
             id=exercise_id, module=exercise_id.split(".")[0], title=title, hint=hint, test=test
         )
@@ -164,6 +172,10 @@ def check(exercise_id: str, answer: Any) -> None:
 def use_or_reference(learner: Callable[..., Any], reference: Callable[..., Any]) -> Callable[..., Any]:
     """The learner's function, or, while it is still a stub (raises NotImplementedError), the
     reference, with a one-time printed note, so that the rest of a notebook still runs."""
+    from labkit import validate
+
+    validate.function("learner", learner)
+    validate.function("reference", reference)
     noted = False
 
     def call(*args: Any, **kwargs: Any) -> Any:

@@ -90,6 +90,8 @@ def diagnose() -> list[Finding]:
 
 def format_findings(findings: list[Finding]) -> str:
     """The doctor's report as text, with a verdict line."""
+    if not isinstance(findings, (list, tuple)) or not all(isinstance(f, Finding) for f in findings):
+        raise TypeError(f"findings must be the list of Finding that diagnose() returns, not {findings!r}.")
     lines = [f"{'✔' if f.ok else '✘'} {f.what:<42} {f.detail}" for f in findings]
     bad = [f for f in findings if not f.ok]
     lines.append("")
