@@ -1030,6 +1030,27 @@ def cases() -> dict[str, Entry]:
         "labkit.cli.main": Entry(
             lambda: dict(argv=["zoo", "list"]), {"argv": [3, "zoo list", [3], ["zoo", None]]}, call=quiet
         ),
+        # ---- service.validation, service.requests: their `data`/`raw` content errors are HTTP answers
+        # for remote clients (InputValidationError, RequestError) that name the input's fault, not the
+        # Python argument: tests/test_service_hardening.py covers those. Swept here: the other arguments.
+        "labkit.service.validation.numbers_from_lists": Entry(
+            lambda: dict(data=[[0.5, 1.0]], expected="send N x 2"), {"expected": [3, None]}
+        ),
+        "labkit.service.validation.validate_digit_batch": Entry(
+            lambda: dict(data=images(2), max_batch=4), {"max_batch": COUNT + [None]}
+        ),
+        "labkit.service.validation.validate_vectors": Entry(
+            lambda: dict(data=features(), shape=(5,), max_batch=16, value_range=None),
+            {
+                "shape": [(0,), (-1,), (), None, "5", (2.5,)],
+                "max_batch": COUNT + [None],
+                "value_range": [(1.0, 0.0), (NAN, 1.0), 3, (0.0,)],
+            },
+        ),
+        "labkit.service.requests.decode_body": Entry(
+            lambda: dict(raw=b'{"inputs": [[0.5]]}', max_values=8),
+            {"raw": ['{"inputs": [[0.5]]}', 3, None], "max_values": [0, -1, 2.5, "9"]},
+        ),
         # ---- course, checks, widgets --------------------------------------------------------------
         "labkit.course.coursemap.module": Entry(lambda: dict(number="06"), {"number": ["99", 6]}),
         "labkit.course.coursemap.course_map_markdown": Entry(
@@ -1156,6 +1177,8 @@ NOT_INPUT_TAKING = {
     "labkit.service.client.Prediction": "result record built by Client.predict",
     "labkit.service.lifecycle.Service": "record built by serve (the running server)",
     "labkit.cli.parser": "takes no arguments",
+    "labkit.service.validation.InputValidationError": "exception",
+    "labkit.service.requests.RequestError": "exception (an HTTP error answer)",
     "labkit.course.doctor.Finding": "result record built by diagnose",
     "labkit.course.doctor.diagnose": "takes no arguments (checks this machine; tests/test_doctor*.py)",
 }
@@ -1187,6 +1210,8 @@ COVERED = (
     "labkit.service.lifecycle",
     "labkit.cli",
     "labkit.course.doctor",
+    "labkit.service.validation",
+    "labkit.service.requests",
 )
 
 # Public functions of covered modules without a table entry: a valid call is too costly or needs what
@@ -1196,6 +1221,8 @@ SKIPPED = {
     "(and would re-sign datasets/); tests/test_integrity_signing.py signs a copied tree",
     "labkit.zoo.registry.train_zoo_model": "a valid call trains a zoo model (minutes); its name and root "
     "are checked before training (tests/test_zoo.py)",
+    "labkit.service.requests.read_body": "async, reads a live starlette Request (its limit and timeout "
+    "come from serve(), which checks them); tests/test_service_hardening.py sends slow and huge bodies",
 }
 
 # Modules whose public functions other engineers validate (issue 10), with their own tests.

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from labkit.service import arguments
+
 MAX_MESSAGE = 500  # characters of an error message (which may quote the client's input)
 
 
@@ -32,6 +34,9 @@ def decode_body(raw: bytes, *, max_values: int | None = None) -> Any:  # noqa: A
     RequestError (400 for unreadable JSON, 422 for an array that does not add up). A body with more
     separators than `max_values` numbers in non-empty lists can have is refused before it is parsed
     (parsing holds the interpreter lock: a huge body must not stall the service)."""
+    if not isinstance(raw, (bytes, bytearray)):
+        raise TypeError(f"raw must be the request body as bytes, not {type(raw).__name__}.")
+    max_values = arguments.whole_or_none("max_values", max_values, low=1, what=" numbers")
     if max_values is not None and raw.count(b",") > 2 * max_values + 16:
         raise RequestError(
             422,

@@ -23,6 +23,8 @@ _EXPECTED = "send N x 1 x 28 x 28, N x 28 x 28 or one 28 x 28 image"
 def numbers_from_lists(data: list | tuple, expected: str) -> np.ndarray:
     """Nested lists of real numbers -> a float64 array; refuse booleans (JSON true/false), strings,
     None, ragged rows and numbers too large for a float with an InputValidationError."""
+    if not isinstance(expected, str):
+        raise TypeError(f"expected must be a string (what to send instead), not {expected!r}.")
     try:
         objects = np.asarray(data, dtype=object)
     except (ValueError, TypeError, RecursionError):
