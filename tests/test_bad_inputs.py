@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import labkit
-from tests.bad_inputs_cases import COVERED, NOT_INPUT_TAKING, OWNED_ELSEWHERE, SKIPPED, Bad, cases
+from tests.bad_inputs_cases import COVERED, NOT_INPUT_TAKING, OWNED_ELSEWHERE, SKIPPED, TMP, Bad, cases
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -112,8 +112,14 @@ def bad_cases() -> list[tuple[str, str, Any]]:
 
 
 def case_id(case: tuple[str, str, Any]) -> str:
+    """A readable id that is the same in every process (pytest-xdist workers must agree on ids):
+    no temporary paths, memory addresses or tensor values."""
     qualname, arg, bad = case
-    return f"{qualname.removeprefix('labkit.')}-{arg}={bad!r}"[:120]
+    if isinstance(bad, torch.Tensor):
+        shown = f"tensor{tuple(bad.shape)}:{bad.dtype}"
+    else:
+        shown = re.sub(r" at 0x[0-9a-f]+", "", repr(bad).replace(str(TMP), "<tmp>"))
+    return f"{qualname.removeprefix('labkit.')}-{arg}={shown}"[:120]
 
 
 BAD = bad_cases()

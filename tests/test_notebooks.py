@@ -88,6 +88,7 @@ def test_header_and_closing_box(path):
     assert "What this means for your SDL" in cells[-1].source
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LABS, ids=_ids(LABS))
 def test_stubbed_lab_runs_to_the_end(path, tmp_path, monkeypatch):
     """Run All on a lab with every exercise left as a stub: no cell raises. Each check says "not

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 KEYS = {f"key-{i}": f"client-{i}" for i in range(8)}
 
 
+@pytest.mark.slow
 def test_1600_concurrent_requests_are_answered_and_logged_exactly_once(tmp_path, digits):
     x = digits[0]
     threads_per_key, per_thread = 4, 50  # 8 keys x 4 threads x 50 requests = 1600
