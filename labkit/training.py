@@ -209,10 +209,8 @@ def predict_logits(
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512) -> float:
     """Fraction of rows the model labels correctly."""
-    _inputs(model, x)
-    v.labels("y", y, n=len(x))
-    logits = predict_logits(model, x, batch_size=batch_size)
-    v.labels("y", y, num_classes=logits.shape[1])
+    logits = predict_logits(model, x, batch_size=batch_size)  # checks model and x once
+    v.labels("y", y, n=len(x), num_classes=logits.shape[1])
     return (logits.argmax(dim=1) == y.cpu()).float().mean().item()
 
 

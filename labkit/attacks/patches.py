@@ -142,9 +142,10 @@ def patch_success(
     true class is not `target` (held-out digits, `placements` random positions each)."""
     v.module("model", model)
     v.images("x", x)
-    v.model_labels("y", y, model=model, x=x)
+    classes = v.model_outputs(model, x)  # one probe pass serves both label checks
+    v.labels("y", y, n=len(x), num_classes=classes)
     v.images("patch", patch, ndim=3)
-    v.class_index("target", target, num_classes=v.model_outputs(model, x))
+    v.class_index("target", target, num_classes=classes)
     placements = v.positive_int("placements", placements)
     keep = y.cpu() != target
     if not keep.any():
