@@ -303,7 +303,7 @@ def attack_args() -> dict[str, Any]:
     return dict(model=tiny_model(), x=images(), y=labels(), attack="fgsm")
 
 
-def cases() -> dict[str, Entry]:
+def _core_cases() -> dict[str, Entry]:
     """qualified name -> Entry. Everything is tiny: 4 images, a 2-channel CNN, one step or epoch."""
     P = {"progress": False}
     return {
@@ -1249,3 +1249,36 @@ OWNED_ELSEWHERE = {
     "course.progress.report, swept above (a prefix entry here would also sweep checks.mNN)",
     "labkit.validate": "the argument checks themselves: tests/test_validate.py",
 }
+
+
+# ---- fragments ------------------------------------------------------------------------------------
+# Each area of labkit may keep its table in its own file, tests/bad_inputs/<area>.py, defining any of:
+# cases() -> dict[str, Entry], NOT_INPUT_TAKING, SKIPPED, OWNED_ELSEWHERE (dicts) and COVERED (tuple).
+# A fragment imports what it needs (Entry, Bad, COUNT, ...) from this module.
+def _fragments() -> list[Any]:
+    import importlib
+    import pkgutil
+
+    from tests import bad_inputs
+
+    names = sorted(i.name for i in pkgutil.iter_modules(bad_inputs.__path__) if not i.name.startswith("_"))
+    return [importlib.import_module(f"tests.bad_inputs.{name}") for name in names]
+
+
+def cases() -> dict[str, Entry]:
+    """qualified name -> Entry, over this file's table and every fragment's."""
+    table = _core_cases()
+    for fragment in _fragments():
+        extra = getattr(fragment, "cases", dict)()
+        clash = sorted(set(extra) & set(table))
+        if clash:
+            raise AssertionError(f"{fragment.__name__} repeats entries: {clash}")
+        table.update(extra)
+    return table
+
+
+for _fragment in _fragments():
+    NOT_INPUT_TAKING.update(getattr(_fragment, "NOT_INPUT_TAKING", {}))
+    SKIPPED.update(getattr(_fragment, "SKIPPED", {}))
+    OWNED_ELSEWHERE.update(getattr(_fragment, "OWNED_ELSEWHERE", {}))
+    COVERED = (*COVERED, *getattr(_fragment, "COVERED", ()))
