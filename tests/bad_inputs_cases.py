@@ -1101,16 +1101,18 @@ def _core_cases() -> dict[str, Entry]:
         "labkit.course.doctor.format_findings": Entry(
             lambda: dict(findings=[finding()]), {"findings": [3, None, "text", [3], [("ok", "x", "y")]]}
         ),
-        "labkit.widgets.explore": Entry(
+        "labkit.widgets.explorer.explore": Entry(
             lambda: dict(model=tiny_model(), x=images(), y=labels(), index=0, attack="fgsm", epsilon=0.1),
             {"x": IMAGES, "y": LABELS, "index": [4, -1, 1.5], "attack": ["nope"], "epsilon": EPSILON},
         ),
-        "labkit.widgets.render": Entry(lambda: dict(view=view()), {"view": [None], "size": POSITIVE}),
-        "labkit.widgets.EpsilonExplorer": Entry(
+        "labkit.widgets.explorer.render": Entry(
+            lambda: dict(view=view()), {"view": [None], "size": POSITIVE}
+        ),
+        "labkit.widgets.explorer.EpsilonExplorer": Entry(
             lambda: dict(model=tiny_model(), x=images(), y=labels(), attacks=("fgsm",), max_epsilon=0.3),
             {"x": IMAGES, "y": LABELS, "attacks": [(), ("nope",)], "max_epsilon": POSITIVE, "index": [4]},
         ),
-        "labkit.widgets.epsilon_explorer": Entry(
+        "labkit.widgets.explorer.epsilon_explorer": Entry(
             lambda: dict(model=tiny_model(), x=images(), y=labels(), attacks=("fgsm",)),
             {"x": IMAGES, "y": LABELS, "attacks": [(), ("nope",)], "max_epsilon": POSITIVE},
         ),
@@ -1162,7 +1164,7 @@ NOT_INPUT_TAKING = {
     "labkit.defenses.privacy.DPResult": "result record",
     "labkit.release.provenance.Manifest": "record built by build_manifest",
     "labkit.release.provenance.ManifestDiff": "result record",
-    "labkit.widgets.ExplorerView": "result record built by explore",
+    "labkit.widgets.explorer.ExplorerView": "result record built by explore",
     "labkit.paths.DatasetsNotFoundError": "exception",
     "labkit.paths.repo_root": "takes no arguments",
     "labkit.paths.datasets_dir": "takes no arguments (reads $LABKIT_DATASETS; tests/test_data.py)",

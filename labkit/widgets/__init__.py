@@ -1,0 +1,7 @@
+"""Interactive controls for the notebooks: headless compute + render, ipywidgets on top.
+
+One file per kind of control; the public names are re-exported here."""
+
+from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
+
+__all__ = ["EpsilonExplorer", "ExplorerView", "epsilon_explorer", "explore", "render"]
