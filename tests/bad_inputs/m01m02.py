@@ -1,0 +1,103 @@
+"""Bad-input table for labkit.threats (modules 01 and 02): requirements, ATLAS, catalogue, threat models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.bad_inputs_cases import INF, NAN, TMP, Entry
+
+COVERED = ("labkit.threats",)
+
+NOT_INPUT_TAKING = {
+    "labkit.threats.requirement_kinds.RequirementsError": "exception",
+}
+
+KINDS = "labkit.threats.requirement_kinds"
+REQS = "labkit.threats.requirements"
+COMMON_BAD: dict[str, list[Any]] = {
+    "id": ["sr-1", "", 3, None],
+    "text": ["", "  ", 3],
+    "mitigates": ["evasion", "Poisoning", None],
+}
+
+
+def _common(mitigates: str = "adversarial_examples") -> dict[str, Any]:
+    return dict(id="SR-1", text="a sentence", mitigates=mitigates)
+
+
+def _robust() -> dict[str, Any]:
+    return dict(_common(), epsilon=0.1, norm="linf", minimum=0.5, samples=10)
+
+
+def _membership() -> dict[str, Any]:
+    return dict(_common("membership_inference"), maximum=0.1, measure="auc_minus_half")
+
+
+def _requirements() -> Any:
+    from labkit.threats.requirement_kinds import NoPickleArtifacts, Requirements
+
+    return Requirements(system="s", items=(NoPickleArtifacts(**_common("supply_chain")),))
+
+
+def _saved() -> str:
+    from labkit.threats.requirements import save_requirements
+
+    return str(save_requirements(_requirements(), TMP / "m01m02-requirements.json"))
+
+
+def cases() -> dict[str, Entry]:
+    from labkit.threats.requirement_kinds import NoPickleArtifacts, Requirement
+
+    return {
+        f"{KINDS}.Requirement": Entry(_common, dict(COMMON_BAD)),
+        f"{KINDS}.RobustAccuracy": Entry(
+            _robust,
+            {
+                **COMMON_BAD,
+                "epsilon": [NAN, INF, 0.0, -0.1, "0.1", True, 1.5],
+                "norm": ["Linf", "inf", None],
+                "minimum": [NAN, -0.1, 1.5, "0.5"],
+                "samples": [0, -1, True, 2.5, "3", 10001],
+            },
+        ),
+        f"{KINDS}.NoPickleArtifacts": Entry(lambda: _common("supply_chain"), dict(COMMON_BAD)),
+        f"{KINDS}.ArtifactSigned": Entry(lambda: _common("supply_chain"), dict(COMMON_BAD)),
+        f"{KINDS}.PredictionsLogged": Entry(lambda: _common("model_stealing"), dict(COMMON_BAD)),
+        f"{KINDS}.MembershipAdvantage": Entry(
+            _membership,
+            {**COMMON_BAD, "maximum": [NAN, -0.1, 0.6, "0.1", None], "measure": ["auc", "TPR", None]},
+        ),
+        f"{KINDS}.Requirements": Entry(
+            lambda: dict(system="s", items=(NoPickleArtifacts(**_common("supply_chain")),)),
+            {
+                "system": ["", " ", None],
+                "items": [
+                    (),
+                    [NoPickleArtifacts(**_common("supply_chain"))],
+                    ("SR-1",),
+                    (Requirement(**_common()),),
+                    (NoPickleArtifacts(**_common("supply_chain")),) * 2,
+                ],
+            },
+        ),
+        f"{REQS}.save_requirements": Entry(
+            lambda: dict(reqs=_requirements(), path=TMP / "m01m02-save.json", system=None),
+            {
+                "reqs": [None, "SR-1", [NoPickleArtifacts(**_common("supply_chain")), "x"]],
+                "path": [None, "", 3],
+                "system": ["", 3],
+            },
+        ),  # fmt: skip
+        f"{REQS}.parse_requirements": Entry(
+            lambda: dict(text=(TMP / "m01m02-requirements.json").read_text() if _saved() else "", source="s"),
+            {"text": [None, b"{}", 3], "source": ["", None]},
+        ),
+        f"{REQS}.load_requirements": Entry(
+            lambda: dict(path=_saved()),
+            {"path": [None, "", TMP / "m01m02-missing.json", TMP, 3]},
+        ),
+        f"{REQS}.reference_requirements": Entry(
+            lambda: dict(root=None),
+            {"root": [3, TMP / "m01m02-missing-dir", ""]},
+        ),
+    }
