@@ -10,6 +10,14 @@ COVERED = ("labkit.threats",)
 
 NOT_INPUT_TAKING = {
     "labkit.threats.requirement_kinds.RequirementsError": "exception",
+    "labkit.threats.atlas.Tactic": "record of the ATLAS edition, built by parse_atlas",
+    "labkit.threats.atlas.Technique": "record of the ATLAS edition, built by parse_atlas",
+    "labkit.threats.atlas.Mitigation": "record of the ATLAS edition, built by parse_atlas",
+    "labkit.threats.atlas.CaseStudy": "record of the ATLAS edition, built by parse_atlas",
+    "labkit.threats.atlas.Atlas": "record built by parse_atlas (its methods check their arguments)",
+    "labkit.threats.catalogue.Attack": "record of the catalogue, literal in catalogue.py",
+    "labkit.threats.catalogue.cited_atlas_ids": "takes no arguments",
+    "labkit.threats.catalogue.catalogue_rows": "takes no arguments",
 }
 
 KINDS = "labkit.threats.requirement_kinds"
@@ -49,6 +57,7 @@ def cases() -> dict[str, Entry]:
     from labkit.threats.requirement_kinds import NoPickleArtifacts, Requirement
 
     return {
+        **_threat_cases(),
         f"{KINDS}.Requirement": Entry(_common, dict(COMMON_BAD)),
         f"{KINDS}.RobustAccuracy": Entry(
             _robust,
@@ -99,5 +108,33 @@ def cases() -> dict[str, Entry]:
         f"{REQS}.reference_requirements": Entry(
             lambda: dict(root=None),
             {"root": [3, TMP / "m01m02-missing-dir", ""]},
+        ),
+    }
+
+
+ATLAS = "labkit.threats.atlas"
+TYPO = ["AML.T0043.04", "aml.t0020", "", None, 3]
+
+
+def _threat_cases() -> dict[str, Entry]:
+    return {
+        f"{ATLAS}.parse_atlas": Entry(
+            lambda: dict(
+                raw=b"version: 1\nmatrices:\n- {tactics: [], techniques: [], mitigations: []}\n", source="s"
+            ),
+            {"raw": ["text", None, b"a: [", b"id: x\n"], "source": ["", None]},
+        ),
+        f"{ATLAS}.load_atlas": Entry(lambda: dict(root=None), {"root": [3, "", TMP / "m01m02-no-such-dir"]}),
+        f"{ATLAS}.technique": Entry(lambda: dict(technique_id="AML.T0020"), {"technique_id": TYPO}),
+        f"{ATLAS}.nearest_ids": Entry(
+            lambda: dict(text="poison", k=3, pool="techniques"),
+            {"text": ["", None, 3], "k": [0, -1, True, 2.5, "3"], "pool": ["people", None]},
+        ),
+        f"{ATLAS}.check_ids": Entry(
+            lambda: dict(ids=["AML.T0020"], name="ids", pool="techniques"),
+            {"ids": ["AML.T0020", None, ["AML.T0043.04"], [3]], "name": ["", None], "pool": ["people"]},
+        ),
+        "labkit.threats.catalogue.entry": Entry(
+            lambda: dict(key="poisoning"), {"key": ["evasion", "", None]}
         ),
     }
