@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bad_inputs_cases import INF, NAN, TMP, Entry
+from tests.bad_inputs_cases import INF, NAN, TMP, Bad, Entry
 
 COVERED = ("labkit.threats",)
 
@@ -18,6 +18,16 @@ NOT_INPUT_TAKING = {
     "labkit.threats.catalogue.Attack": "record of the catalogue, literal in catalogue.py",
     "labkit.threats.catalogue.cited_atlas_ids": "takes no arguments",
     "labkit.threats.catalogue.catalogue_rows": "takes no arguments",
+    "labkit.threats.threatmodel.Component": "record; a model's records are checked together by problems()",
+    "labkit.threats.threatmodel.Actor": "record; a model's records are checked together by problems()",
+    "labkit.threats.threatmodel.Asset": "record; a model's records are checked together by problems()",
+    "labkit.threats.threatmodel.DataFlow": "record; a model's records are checked together by problems()",
+    "labkit.threats.threatmodel.Threat": "record; a model's records are checked together by problems()",
+    "labkit.threats.threatmodel.Mitigation": "record; a model's records are checked together by problems()",
+    "labkit.threats.threatmodel.ThreatModel": "record; a model's records are checked together by problems()",
+    "labkit.threats.threatmodel.ThreatModelError": "exception",
+    "labkit.threats.cheque_reader.system": "takes no arguments",
+    "labkit.threats.cheque_reader.reference_model": "takes no arguments",
 }
 
 KINDS = "labkit.threats.requirement_kinds"
@@ -134,7 +144,56 @@ def _threat_cases() -> dict[str, Entry]:
             lambda: dict(ids=["AML.T0020"], name="ids", pool="techniques"),
             {"ids": ["AML.T0020", None, ["AML.T0043.04"], [3]], "name": ["", None], "pool": ["people"]},
         ),
+        **_model_cases(),
         "labkit.threats.catalogue.entry": Entry(
             lambda: dict(key="poisoning"), {"key": ["evasion", "", None]}
         ),
     }
+
+
+TM = "labkit.threats.threatmodel"
+RENDER = "labkit.threats.threatmodel_render"
+
+
+def _model() -> Any:
+    from labkit.threats.cheque_reader import reference_model
+
+    return reference_model()
+
+
+def _broken() -> Any:
+    import dataclasses
+
+    from labkit.threats.threatmodel import Threat
+
+    model = _model()
+    return dataclasses.replace(
+        model, threats=(Threat("T1", "t", "poisoning", ("AML.T0043.04",), ("C2",), ("M1",)),)
+    )
+
+
+MODEL = [Bad("mistyped ATLAS id", lambda m: _broken()), None, "model"]
+
+
+def _model_cases() -> dict[str, Entry]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    table = {
+        f"{TM}.{name}": Entry(lambda: dict(model=_model()), {"model": MODEL})
+        for name in ("validate_model", "crossings", "coverage")
+    }
+    table[f"{TM}.problems"] = Entry(lambda: dict(model=_model()), {"model": [None, "model"]})
+    table[f"{RENDER}.to_markdown"] = Entry(lambda: dict(model=_model()), {"model": MODEL})
+    table[f"{RENDER}.draw_dataflow"] = Entry(
+        lambda: dict(model=_model(), zones=None, ax=None),
+        {"model": MODEL, "zones": ["Internet", ["Internet"], 3], "ax": ["axes", 3]},
+    )
+    table[f"{RENDER}.navigator_layer"] = Entry(
+        lambda: dict(model=_model(), name=None), {"model": MODEL, "name": ["", 3]}
+    )
+    table[f"{RENDER}.save_navigator_layer"] = Entry(
+        lambda: dict(model=_model(), path=TMP / "m01m02-layer.json", name=None),
+        {"model": MODEL, "path": [None, "", 3], "name": ["", 3]},
+    )
+    return table
