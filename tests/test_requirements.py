@@ -202,3 +202,19 @@ def test_parse_names_its_source():
     assert len(parse_requirements(json.dumps(document()), source="inline")) == 2
     with pytest.raises(RequirementsError, match="^inline: "):
         parse_requirements("{}", source="inline")
+
+
+def test_the_gate_reads_the_learners_file_strictly_else_the_reference(tmp_path: Path, monkeypatch):
+    from labkit.threats.requirements import gate_requirements, learner_requirements_path
+
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    path = learner_requirements_path()
+    assert path == tmp_path / "requirements" / "cheque_reader.json"
+    reqs, source = gate_requirements()
+    assert reqs == reference_requirements() and "does not exist" in source
+    save_requirements(sample(), path)
+    reqs, source = gate_requirements()
+    assert reqs == sample() and source == str(path)
+    path.write_text("{}")
+    with pytest.raises(RequirementsError, match="missing"):
+        gate_requirements()

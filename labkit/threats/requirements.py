@@ -86,6 +86,8 @@ __all__ = [
     "RequirementsError",
     "RobustAccuracy",
     "REFERENCE",
+    "gate_requirements",
+    "learner_requirements_path",
     "load_requirements",
     "parse_requirements",
     "reference_requirements",
@@ -236,3 +238,24 @@ def reference_requirements(root: str | Path | None = None) -> Requirements:
     base = None if root is None else v.path("root", root, exists="dir")
     raw = read_verified(REFERENCE, base)
     return parse_requirements(raw.decode("utf-8"), source=f"datasets/{REFERENCE}")
+
+
+LEARNER_FILE = ("requirements", "cheque_reader.json")
+
+
+def learner_requirements_path() -> Path:
+    """Where module 02 saves the learner's requirements for the cheque reader: in the learner's own
+    directory (`labkit.paths.user_dir()`, or $LABKIT_HOME), never in the repository."""
+    from labkit.paths import user_dir
+
+    return user_dir().joinpath(*LEARNER_FILE)
+
+
+def gate_requirements() -> tuple[Requirements, str]:
+    """The requirements module 12's release gate evaluates, and where they came from: the learner's file
+    from module 02 if it exists (strictly loaded: an invalid file is an error, never a silent fallback),
+    else the course's reference requirements."""
+    path = learner_requirements_path()
+    if path.exists():
+        return load_requirements(path), str(path)
+    return reference_requirements(), f"datasets/{REFERENCE} (module 02's file {path} does not exist)"

@@ -10,6 +10,9 @@ COVERED = ("labkit.threats",)
 
 NOT_INPUT_TAKING = {
     "labkit.threats.requirement_kinds.RequirementsError": "exception",
+    "labkit.threats.requirements.learner_requirements_path": "takes no arguments (reads $LABKIT_HOME)",
+    "labkit.threats.requirements.gate_requirements": "takes no arguments (reads $LABKIT_HOME; "
+    "tests/test_requirements.py)",
     "labkit.threats.atlas.Tactic": "record of the ATLAS edition, built by parse_atlas",
     "labkit.threats.atlas.Technique": "record of the ATLAS edition, built by parse_atlas",
     "labkit.threats.atlas.Mitigation": "record of the ATLAS edition, built by parse_atlas",
