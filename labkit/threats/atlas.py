@@ -96,6 +96,19 @@ class Atlas:
         ranked = sorted(entries.values(), key=lambda entry: (-score(entry), entry.id))
         return [entry.id for entry in ranked[:k]]
 
+    def case_studies_using(self, technique_ids: Any) -> list[str]:
+        """Ids of the case studies whose procedure used one of `technique_ids` or a sub-technique of one, each
+        once, in the edition's order."""
+        wanted = set(check_ids(technique_ids, name="technique_ids", atlas=self))
+        return [
+            study.id
+            for study in self.case_studies.values()
+            if any(
+                t in wanted or (t in self.techniques and self.techniques[t].parent in wanted)
+                for t in study.techniques
+            )
+        ]
+
     def unknown_message(self, name: str, value: str, *, pool: str = "techniques") -> str:
         """ "<name> '<value>' is not a ... of ATLAS <version>; nearest: ..." for error messages."""
         entries: dict[str, Any] = getattr(self, pool)
@@ -187,13 +200,24 @@ def nearest_ids(text: str, k: int = 3, *, pool: str = "techniques") -> list[str]
     return load_atlas().nearest_ids(text, k=k, pool=pool)
 
 
-def check_ids(ids: Any, *, name: str = "ids", pool: str = "techniques") -> tuple[str, ...]:
-    """The ids, each checked against the pinned edition; UnknownName naming the first unknown one."""
+def case_studies_using(technique_ids: Any) -> list[str]:
+    """The pinned edition's case studies that used one of `technique_ids` or a sub-technique of one."""
+    return load_atlas().case_studies_using(technique_ids)
+
+
+def check_ids(
+    ids: Any, *, name: str = "ids", pool: str = "techniques", atlas: Atlas | None = None
+) -> tuple[str, ...]:
+    """The ids, each checked against the pinned edition (or `atlas`); UnknownName names the first unknown."""
     v.text("name", name)
     v.choice("pool", pool, POOLS)
     if isinstance(ids, str) or not isinstance(ids, (list, tuple)):
         raise TypeError(f"{name} must be a list of ATLAS ids, not {ids!r}.")
-    atlas = load_atlas()
+    if atlas is not None and not isinstance(atlas, Atlas):
+        raise TypeError(
+            f"atlas must be an Atlas (or None for the pinned edition), not {type(atlas).__name__}."
+        )
+    atlas = atlas or load_atlas()
     entries = getattr(atlas, pool)
     for index, item in enumerate(ids):
         if not isinstance(item, str):

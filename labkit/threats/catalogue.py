@@ -8,6 +8,7 @@ it is practised. The text is the course's own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from labkit import validate as v
@@ -184,3 +185,18 @@ def catalogue_rows() -> list[dict[str, str]]:
         }
         for a in CATALOGUE
     ]
+
+
+def plan_for_track(track: Sequence[str]) -> dict[str, list[str]]:
+    """Catalogue key -> the modules of `track` (two-digit numbers, in the track's order) that practise it;
+    an empty list marks a gap: an attack the track never practises."""
+    if isinstance(track, str) or not isinstance(track, (list, tuple)):
+        raise TypeError(
+            f"track must be a list of two-digit module numbers such as ['00', '06'], not {track!r}."
+        )
+    for index, number in enumerate(track):
+        if not isinstance(number, str) or len(number) != 2 or not number.isdigit():
+            raise ValueError(
+                f"track[{index}] must be a two-digit module number such as '06', not {number!r}."
+            )
+    return {attack.key: [m for m in track if m in attack.modules] for attack in CATALOGUE}

@@ -5,3 +5,7 @@ One file per kind of control; the public names are re-exported here."""
 from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
 
 __all__ = ["EpsilonExplorer", "ExplorerView", "epsilon_explorer", "explore", "render"]
+
+from labkit.widgets.quiz import QuizQuestion, catalogue_quiz, grade, quiz  # noqa: E402 - module 01
+
+__all__ += ["QuizQuestion", "catalogue_quiz", "grade", "quiz"]

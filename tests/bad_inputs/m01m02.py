@@ -10,6 +10,7 @@ COVERED = ("labkit.threats",)
 
 NOT_INPUT_TAKING = {
     "labkit.threats.requirement_kinds.RequirementsError": "exception",
+    "labkit.widgets.quiz.QuizQuestion": "record built by catalogue_quiz",
     "labkit.threats.requirements.learner_requirements_path": "takes no arguments (reads $LABKIT_HOME)",
     "labkit.threats.requirements.gate_requirements": "takes no arguments (reads $LABKIT_HOME; "
     "tests/test_requirements.py)",
@@ -144,10 +145,32 @@ def _threat_cases() -> dict[str, Entry]:
             {"text": ["", None, 3], "k": [0, -1, True, 2.5, "3"], "pool": ["people", None]},
         ),
         f"{ATLAS}.check_ids": Entry(
-            lambda: dict(ids=["AML.T0020"], name="ids", pool="techniques"),
-            {"ids": ["AML.T0020", None, ["AML.T0043.04"], [3]], "name": ["", None], "pool": ["people"]},
+            lambda: dict(ids=["AML.T0020"], name="ids", pool="techniques", atlas=None),
+            {
+                "ids": ["AML.T0020", None, ["AML.T0043.04"], [3]],
+                "name": ["", None],
+                "pool": ["people"],
+                "atlas": ["x"],
+            },
         ),
         **_model_cases(),
+        f"{ATLAS}.case_studies_using": Entry(
+            lambda: dict(technique_ids=["AML.T0043"]),
+            {"technique_ids": ["AML.T0043", ["AML.T0043.04"], [3], None]},
+        ),
+        "labkit.threats.catalogue.plan_for_track": Entry(
+            lambda: dict(track=["00", "06"]), {"track": ["06", None, ["6"], [6], ["six"]]}
+        ),
+        "labkit.widgets.quiz.catalogue_quiz": Entry(
+            lambda: dict(n=3, seed=0), {"n": [0, -1, True, 2.5, "3", 1000], "seed": [1.5, "0", None]}
+        ),
+        "labkit.widgets.quiz.grade": Entry(
+            lambda: dict(question=_question(), choice=0),
+            {"question": [None, "q"], "choice": [-1, 99, 1.0, None]},
+        ),
+        "labkit.widgets.quiz.quiz": Entry(
+            lambda: dict(questions=[_question()]), {"questions": [[], None, ["q"], _question()]}
+        ),
         "labkit.threats.catalogue.entry": Entry(
             lambda: dict(key="poisoning"), {"key": ["evasion", "", None]}
         ),
@@ -200,3 +223,9 @@ def _model_cases() -> dict[str, Entry]:
         {"model": MODEL, "path": [None, "", 3], "name": ["", 3]},
     )
     return table
+
+
+def _question() -> Any:
+    from labkit.widgets.quiz import catalogue_quiz
+
+    return catalogue_quiz(n=1, seed=0)[0]
