@@ -100,6 +100,7 @@ def test_the_catalogue_is_the_taxonomy_in_order():
         assert attack.violates in PROPERTIES and set(attack.also_violates) <= set(PROPERTIES)
         assert attack.violates not in attack.also_violates
         assert attack.stage in STAGES
+        assert attack.signature and set(attack.signature) <= set(attack.atlas)
         assert attack.atlas and attack.defences and attack.modules and attack.scenario and attack.access
     assert entry("poisoning").violates == "integrity"
     privacy = ("model_stealing", "model_inversion", "membership_inference", "malicious_provider")

@@ -142,7 +142,7 @@ def _check_case_studies(matching: Any) -> str:
 
     edition = load_atlas()
     names = {s.name for s in edition.case_studies.values()}
-    cases = [list(a.atlas) for a in CATALOGUE] + [["AML.T0043"], ["AML.T0043.004"], ["AML.T0024.002"], []]
+    cases = [list(a.signature) for a in CATALOGUE] + [["AML.T0043"], ["AML.T0043.004"], ["AML.T0024.002"], []]
     found = 0
     for ids in cases:
         expected = _reference_matches(ids)

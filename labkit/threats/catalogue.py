@@ -3,7 +3,9 @@
 For each attack class: the security property it violates first (and any others), the SDL stage where it
 must be addressed, the access the attacker needs, its MITRE ATLAS technique ids (pinned edition 5.6.0; a
 test proves each exists), an example on the course's own systems, defences, and the course modules where
-it is practised. The text is the course's own.
+it is practised. The text is the course's own. `signature` is the subset of `atlas` that defines the
+attack (access techniques such as AML.T0040, inference API access, are shared by many attacks): searches
+for documented cases of an attack use it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Attack:
     scenario: str
     defences: tuple[str, ...]
     modules: tuple[str, ...]
+    signature: tuple[str, ...] = ()
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -49,6 +52,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("data provenance manifests and hashes", "restricted, audited write access to training data",
          "loss- and neighbour-based filtering of suspicious records", "evaluation on a trusted held-out set"),
         ("04", "14"),
+        signature=("AML.T0020", "AML.T0019", "AML.T0059"),
     ),
     Attack(
         "model_stealing", "Model stealing (extraction)", "confidentiality", (), "Release",
@@ -59,6 +63,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("release labels rather than probabilities (output minimisation)", "per-client rate limits and "
          "query budgets", "audit logging and extraction detectors"),
         ("10", "13", "15"),
+        signature=("AML.T0024.002", "AML.T0005.001"),
     ),
     Attack(
         "model_inversion", "Model inversion", "confidentiality", (), "Release",
@@ -69,6 +74,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("release labels or rounded scores only", "regularisation and differential privacy in training",
          "access control on who may query the model"),
         ("11",),
+        signature=("AML.T0024.001",),
     ),
     Attack(
         "backdoored_models", "Backdoored models", "integrity", (), "Implementation",
@@ -79,6 +85,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("signed artifacts from a trusted training pipeline", "spectral-signature and activation-clustering "
          "checks of the training set", "trigger reconstruction on the shipped model"),
         ("05", "12", "14"),
+        signature=("AML.T0018.000", "AML.T0043.004"),
     ),
     Attack(
         "membership_inference", "Membership inference", "confidentiality", (), "Release",
@@ -89,6 +96,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("regularisation and early stopping", "differential privacy (DP-SGD)",
          "output minimisation", "measuring the advantage before release"),
         ("11",),
+        signature=("AML.T0024.000",),
     ),
     Attack(
         "adversarial_examples", "Adversarial examples (evasion)", "integrity", (), "Verification",
@@ -99,6 +107,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("robustness requirements measured by the worst case of several attacks", "adversarial training",
          "query budgets and detection of decision-based attacks", "security tests in CI"),
         ("06", "07", "08", "09", "13", "15"),
+        signature=("AML.T0015", "AML.T0043.000", "AML.T0043.001", "AML.T0043.002"),
     ),
     Attack(
         "reprogramming", "Adversarial reprogramming", "integrity", ("availability",), "Release",
@@ -109,6 +118,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("input validation at the model boundary (shape, range, what a cheque looks like)",
          "query budgets and cost monitoring", "release labels only"),
         ("06",),
+        signature=("AML.T0034",),
     ),
     Attack(
         "physical_adversarial_examples", "Adversarial examples in the physical domain", "integrity", (),
@@ -120,6 +130,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("robustness to patches measured before release", "a human check of high-value amounts",
          "several independent sensors or models"),
         ("07",),
+        signature=("AML.T0041", "AML.T0008.003"),
     ),
     Attack(
         "malicious_provider", "Malicious ML provider recovering training data", "confidentiality", (),
@@ -131,6 +142,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("train on infrastructure you control, with reviewed and pinned code", "differential privacy",
          "inspect the weights' statistics before accepting an outsourced model"),
         ("03", "11"),
+        signature=("AML.T0024.001",),
     ),
     Attack(
         "supply_chain", "Attacks on the ML supply chain", "integrity", ("confidentiality", "availability"),
@@ -142,6 +154,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("safe formats (safetensors, weights-only loading)", "scanning artifacts (picklescan, modelscan, "
          "fickling)", "hash pinning and signatures", "an AI bill of materials"),
         ("03", "08", "12", "14"),
+        signature=("AML.T0010.003", "AML.T0011.000", "AML.T0058", "AML.T0018.002"),
     ),
     Attack(
         "software_dependencies", "Exploiting software dependencies", "integrity",
@@ -153,6 +166,7 @@ CATALOGUE: tuple[Attack, ...] = (
         ("locked, hash-pinned dependencies", "a software bill of materials and vulnerability scanning",
          "least privilege for training and serving processes"),
         ("03", "12"),
+        signature=("AML.T0010.001", "AML.T0011.001"),
     ),
 )  # fmt: skip
 
