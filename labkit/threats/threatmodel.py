@@ -194,6 +194,8 @@ def problems(model: ThreatModel) -> list[str]:
         for technique in t.atlas:
             if technique not in atlas.techniques:
                 found.append(f"threat {t.id}: " + atlas.unknown_message("atlas id", technique))
+        if not t.targets:
+            found.append(f"threat {t.id} targets nothing (name components, flows or assets).")
         found += [f"threat {t.id} targets unknown {x!r}." for x in t.targets if x not in targets]
         if not t.mitigations:
             found.append(f"threat {t.id} has no mitigation.")
