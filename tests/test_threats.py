@@ -144,3 +144,28 @@ def test_every_atlas_id_the_course_cites_exists_in_the_pinned_edition():
     assert set(cited_atlas_ids()) <= set(cited), "the search missed ids the catalogue cites"
     unknown = {i: sorted(where) for i, where in cited.items() if i not in known}
     assert not unknown, f"ids not in ATLAS {edition.version}: {unknown}"
+
+
+def test_counts_module_01s_prose_states():
+    from labkit.threats.write_ups import WRITE_UPS
+
+    assert len(CATALOGUE) == 11, "module 01 says eleven classes"
+    assert len(WRITE_UPS) == 8, "module 01 says eight write-ups"
+
+
+def test_plan_for_track_keeps_gaps_and_the_tracks_order():
+    from labkit.threats.catalogue import plan_for_track
+
+    plan = plan_for_track(["14", "05"])
+    assert plan["backdoored_models"] == ["14", "05"] and plan["membership_inference"] == []
+    with pytest.raises(ValueError, match=r"track\[0\]"):
+        plan_for_track(["6"])
+
+
+def test_case_studies_using_includes_sub_techniques_not_siblings():
+    edition = atlas.load_atlas()
+    parent = atlas.case_studies_using(["AML.T0043"])
+    child = atlas.case_studies_using(["AML.T0043.004"])
+    assert set(child) < set(parent) and child == ["AML.CS0013"]
+    assert all("AML.T0043.004" in edition.case_studies[c].techniques for c in child)
+    assert atlas.case_studies_using([]) == []
