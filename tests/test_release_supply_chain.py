@@ -162,3 +162,40 @@ def test_ed25519_key_is_refused_with_a_clear_error(tmp_path: Path):
     )
     with pytest.raises(ValueError, match="private_key"):
         sign_model(model, private_key=key, signature=tmp_path / "s.sig")
+
+
+def test_pins_catch_a_changed_a_missing_and_an_added_file(tmp_path: Path):
+    from labkit.release.pins import check_pins, pin_files
+
+    for name in ("a.safetensors", "b.json"):
+        (tmp_path / name).write_bytes(name.encode())
+    pins = pin_files([tmp_path / "a.safetensors", tmp_path / "b.json"], root=tmp_path)
+    assert check_pins(pins, root=tmp_path) == []
+    (tmp_path / "a.safetensors").write_bytes(b"A.safetensors")
+    (tmp_path / "b.json").unlink()
+    (tmp_path / "c.pt").write_bytes(b"new")
+    problems = check_pins(pins, root=tmp_path)
+    assert [p.split(":")[0] for p in problems] == ["a.safetensors", "b.json", "c.pt"]
+    assert "changed" in problems[0] and "missing" in problems[1] and "not pinned" in problems[2]
+
+
+def test_installed_distribution_matches_its_record():
+    from labkit.release.pins import verify_distribution
+
+    result = verify_distribution("picklescan")
+    assert result.ok and result.checked > 5
+
+
+def test_environment_sbom_is_valid_cyclonedx_and_lists_torch():
+    import json
+
+    from labkit.release.sbom import environment_sbom, validate_bom_json
+
+    text = environment_sbom()
+    document = json.loads(text)
+    names = {c["name"].lower(): c for c in document["components"]}
+    assert names["torch"]["version"] == torch.__version__.split("+")[0]
+    assert names["torch"]["purl"].startswith("pkg:pypi/torch@")
+    broken = dict(document, components=[{"name": "x"}])  # a component needs a type
+    with pytest.raises(ValueError, match="not valid CycloneDX"):
+        validate_bom_json(json.dumps(broken))

@@ -14,6 +14,8 @@ COVERED = (
     "labkit.release.scanning",
     "labkit.release.scanners",
     "labkit.release.model_signature",
+    "labkit.release.pins",
+    "labkit.release.sbom",
 )
 
 NOT_INPUT_TAKING = {
@@ -21,9 +23,12 @@ NOT_INPUT_TAKING = {
     "labkit.release.scanners.ScanRow": "result record built by run_scanner and gate_row",
     "labkit.release.model_signature.KeyPair": "result record built by generate_signing_key",
     "labkit.release.model_signature.SignatureCheck": "result record built by verify_model",
+    "labkit.release.pins.DistributionCheck": "result record built by verify_distribution",
 }
 
 SKIPPED = {
+    "labkit.release.sbom.environment_sbom": "environment_components + bom_json over the ~240 installed "
+    "distributions (both swept here with a few); its arguments go to bom_json unchanged",
     "labkit.release.scanners.compare_scanners": "runs run_scanner for each scanner and gate_row for each "
     "target (both swept here) in four processes, ~10 s; tests/test_release_supply_chain.py",
 }
@@ -119,6 +124,39 @@ def cases() -> dict[str, Entry]:
                 "signature": PATH_BAD,
             },
         ),
+        "labkit.release.pins.pin_files": Entry(
+            lambda: dict(paths=[_safetensors()], root=_safetensors().parent),
+            {"paths": [[], None, "x", [3], [TMP / "missing.bin"]], "root": [*PATH_BAD, TMP / "missing-dir"]},
+        ),
+        "labkit.release.pins.check_pins": Entry(
+            lambda: dict(pins={"tiny.safetensors": "0" * 64}, root=_safetensors().parent),
+            {
+                "pins": [{}, None, [("a", "b")], {"a": "short"}, {"a": 3}],
+                "root": [*PATH_BAD, TMP / "missing-dir"],
+            },
+        ),
+        "labkit.release.pins.verify_distribution": Entry(
+            lambda: dict(name="picklescan"), {"name": ["", 3, None, "no-such-distribution-xyz"]}
+        ),
+        "labkit.release.sbom.environment_components": Entry(
+            lambda: dict(distributions=_dists()), {"distributions": ["torch", 3, ["torch"]]}
+        ),
+        "labkit.release.sbom.validate_bom_json": Entry(
+            lambda: dict(text=_bom_text(), spec_version="1.6"),
+            {
+                "text": ["", 3, None, "{}", '{"bomFormat": "CycloneDX", "specVersion": "1.6", "x": 1}'],
+                "spec_version": ["1.2", 1.6, None],
+            },
+        ),
+        "labkit.release.sbom.bom_json": Entry(
+            lambda: dict(components=_components(), name="course", version="1"),
+            {
+                "components": [None, "torch", [3]],
+                "name": ["", 3],
+                "version": ["", None],
+                "spec_version": ["2.0"],
+            },
+        ),
         "labkit.release.model_signature.verify_model": Entry(
             verify_args, {"model_dir": PATH_BAD, "public_key": PATH_BAD, "signature": PATH_BAD}
         ),
@@ -148,3 +186,22 @@ def _ed25519_key() -> Path:
         )
     )
     return path
+
+
+def _dists() -> list[Any]:
+    from importlib import metadata
+
+    return [metadata.distribution("picklescan"), metadata.distribution("safetensors")]
+
+
+@cache
+def _bom_text() -> str:
+    from labkit.release.sbom import bom_json
+
+    return bom_json(_components(), name="course", version="1")
+
+
+def _components() -> list[Any]:
+    from labkit.release.sbom import environment_components
+
+    return environment_components(_dists())
