@@ -1,1 +1,1 @@
-gwU51ksTN1uzASLTg1QcmuVChlmdzHEzk24dbBc3DzvZl4ourGy0RlRJKmNmO9VpMSh0dnti+nTYrwIKhsHQAg==
+W/p3/J7/xST2BmcX+O6b7eHIx1LMfpoxrRd/5LESsw3MnXgrQXLpVaslblNWHKTFUa/IV3tmzyvOObsqrFzcDA==
