@@ -1,1 +1,1 @@
-W/p3/J7/xST2BmcX+O6b7eHIx1LMfpoxrRd/5LESsw3MnXgrQXLpVaslblNWHKTFUa/IV3tmzyvOObsqrFzcDA==
+1rxe0jeU/hA4OSh5FJF2KcbB2b5zY0She8S8RVLh+H+twAlzp4tMOyz66mZjvIrRDYgWnW2asUtZiZPKKh5bAA==
