@@ -1,1 +1,1 @@
-gwU51ksTN1uzASLTg1QcmuVChlmdzHEzk24dbBc3DzvZl4ourGy0RlRJKmNmO9VpMSh0dnti+nTYrwIKhsHQAg==
+uirrJkQlQD50LJuM7tMl4Hu5pigSlIDJe/CzY/mPonaK93etDyjoKJ1M2P85LEJdw8128yH/ReO5o5+sTaphBQ==
