@@ -99,15 +99,31 @@ def buggy(pool: torch.Tensor, *, seed: int, at: float, requests: int = 5) -> Act
         yield Query(at + 40.0 * i, cheques(pool, 2, seed=seed + i) * 255, raw=True)
 
 
-def extraction(*, seed: int, start: float, requests: int, size: int = 16) -> Actor:
-    """Model extraction: synthetic queries around public digits, `size` per request, ~50 s apart."""
+def extraction(*, seed: int, start: float, requests: int, size: int = 16, seeds: int = 160) -> Actor:
+    """Model extraction with synthetic data augmentation (as Papernot et al.'s JbDA): `seeds` public
+    digits, then round after round of small perturbations of the previous round's queries, `size` per
+    request, about 50 s apart."""
     rng = np.random.default_rng(seed)
-    seeds, _ = public_digits()
-    at = start
-    for i in range(requests):
-        yield Query(
-            at, augment_queries(seeds[rng.integers(len(seeds), size=size)], size, seed=seed + i), "attack"
-        )
+    public, _ = public_digits()
+    current = public[torch.from_numpy(rng.choice(len(public), seeds, replace=False))]
+    queue, rounds, at = list(current), 0, start
+    for _ in range(requests):
+        if len(queue) < size:
+            rounds += 1
+            current = augment_queries(
+                current,
+                len(current),
+                seed=seed + rounds,
+                shift=0.02,
+                rotate=3.0,
+                scale=0.03,
+                squeeze=0.05,
+                thin=0.1,
+                noise=0.02,
+            )
+            queue += list(current)
+        batch, queue = torch.stack(queue[:size]), queue[size:]
+        yield Query(at, batch, "attack")
         at += float(rng.uniform(30.0, 70.0))
 
 
