@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from labkit import validate
@@ -87,6 +87,41 @@ def prada(
         for r, w in prada_statistics(records, min_distances=min_distances)
         if w < threshold
     ]
+
+
+def prada_flags(
+    batches: Sequence[Sequence[float | None]], *, threshold: float = 0.9, min_distances: int = 100
+) -> list[bool]:
+    """PRADA for one client given the nearest_l2 list of each of its requests, in order: one flag per
+    request, True when W of the growing set is below `threshold` (the reference for module 13)."""
+    if isinstance(batches, (str, bytes)) or not isinstance(batches, Sequence):
+        raise TypeError(f"batches must be a list of nearest_l2 lists, one per request, not {batches!r:.60}.")
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    records = []
+    for i, batch in enumerate(batches):
+        if isinstance(batch, (str, bytes)) or not isinstance(batch, Sequence):
+            raise TypeError(f"batches[{i}] must be a list of distances (or None), not {batch!r:.60}.")
+        near = list(batch)
+        bad = next(
+            (d for d in near if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float)))), 0
+        )
+        if bad != 0:
+            raise TypeError(f"batches[{i}] must hold distances (numbers) or None, not {bad!r:.40}.")
+        records.append(
+            {
+                "time": (start + timedelta(seconds=i)).isoformat(),
+                "request_id": str(i),
+                "client": "c",
+                "status": 200,
+                "nearest_l2": near,
+                "output": {"labels": [0] * len(near), "confidence": [1.0] * len(near)},
+            }
+        )
+    threshold = validate.finite_float("threshold", threshold, low=0.0, high=1.0)
+    flagged = {
+        r["request_id"] for r, w in prada_statistics(records, min_distances=min_distances) if w < threshold
+    }
+    return [r["request_id"] in flagged for r in records]
 
 
 def near_duplicate_bursts(

@@ -5,3 +5,6 @@ One file per kind of control; the public names are re-exported here."""
 from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
 
 __all__ = ["EpsilonExplorer", "ExplorerView", "epsilon_explorer", "explore", "render"]
+from labkit.widgets.alerts import ThresholdPoint, render_threshold, threshold_curve, threshold_explorer  # noqa: E402
+
+__all__ += ["ThresholdPoint", "render_threshold", "threshold_curve", "threshold_explorer"]

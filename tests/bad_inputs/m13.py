@@ -139,6 +139,10 @@ def cases() -> dict[str, Entry]:
             lambda: dict(records=[RECORD], min_distances=3),
             {"records": RECORDS_BAD, "min_distances": [2, 2.5, "3", 6000]},
         ),
+        "labkit.response.detectors.prada_flags": Entry(
+            lambda: dict(batches=[[None, 1.0, 2.0, 3.0]], threshold=0.9, min_distances=3),
+            {"batches": ["x", [3], [["a"]]], "threshold": [1.5, float("nan")], "min_distances": [2, 2.5]},
+        ),
         "labkit.response.detectors.prada": Entry(
             lambda: dict(records=[RECORD], threshold=0.9, min_distances=3),
             {
