@@ -173,6 +173,26 @@ def cases() -> dict[str, Entry]:
                 "kind": KIND,
             },
         ),
+        "labkit.widgets.alerts.threshold_curve": Entry(
+            lambda: dict(
+                points=[(dict(RECORD), 0.5)], records=[RECORD], thresholds=[0.9], kind=None, name="d"
+            ),
+            {
+                "points": ["x", [3], [("r", 0.5)]],
+                "records": ["x", 3],
+                "thresholds": [[], [float("nan")], "0.9"],
+                "kind": KIND,
+                "name": ["", 3],
+            },
+        ),
+        "labkit.widgets.alerts.render_threshold": Entry(
+            lambda: dict(curve=_curve(), index=0),
+            {"curve": [[], [3], "x"], "index": [5, -1, 2.5]},
+            call=_closing,
+        ),
+        "labkit.widgets.alerts.threshold_explorer": Entry(
+            lambda: dict(curve=_curve()), {"curve": [[], [3], None]}, call=_closing
+        ),
         "labkit.response.scenario.SimClock": Entry(lambda: dict(seed=0), {"seed": ["a", 2.5, None]}),
     }
 
@@ -191,6 +211,24 @@ def _detector() -> Any:  # noqa: ANN401
     return near_duplicate_bursts
 
 
+def _curve() -> Any:  # noqa: ANN401
+    from labkit.widgets.alerts import threshold_curve
+
+    return threshold_curve([(dict(RECORD), 0.5)], [RECORD], thresholds=[0.9])
+
+
+def _closing(fn: Any) -> Any:  # noqa: ANN401
+    def call(**kwargs: Any) -> Any:  # noqa: ANN401
+        import matplotlib.pyplot as plt
+
+        try:
+            return fn(**kwargs)
+        finally:
+            plt.close("all")
+
+    return call
+
+
 NOT_INPUT_TAKING = {
     "labkit.response.groundtruth.roles": "reads the sealed plan (no arguments)",
     "labkit.response.groundtruth.scenario_key": "reads the shipped key (no arguments)",
@@ -202,6 +240,7 @@ NOT_INPUT_TAKING = {
     "labkit.response.detection.shipped_rules": "reads the shipped rules (no arguments)",
     "labkit.response.detection.Alert": "record detectors return",
     "labkit.response.detection.Score": "result record built by score",
+    "labkit.widgets.alerts.ThresholdPoint": "result record built by threshold_curve",
 }
 
 _ACTOR = (
