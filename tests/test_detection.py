@@ -115,8 +115,8 @@ def test_scores_count_false_alerts_and_delays(records):
     plan = roles()
     first = next(r for r in records if r.get("client") == plan["backdoor"])
     alerts = [
-        Alert("x", plan["backdoor"], d._time(first["time"])),
-        Alert("x", "branch-01", d._time(first["time"])),
+        Alert("x", plan["backdoor"], d.parse_time(first["time"])),
+        Alert("x", "branch-01", d.parse_time(first["time"])),
     ]
     result = score(alerts, records, kind="backdoor")
     assert result.precision == 0.5 and result.recall == 1.0 and result.false_alerts == 1

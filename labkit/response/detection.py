@@ -79,7 +79,7 @@ def run_sigma(db: sqlite3.Connection, rule: str, *, name: str = "sigma") -> list
             alerts += _correlation_alerts(db, rows, name)
         else:
             alerts += [
-                Alert(name, r["client"], _time(r["time"]), r["request_id"]) for r in rows if r["client"]
+                Alert(name, r["client"], parse_time(r["time"]), r["request_id"]) for r in rows if r["client"]
             ]
     return sorted(alerts, key=lambda a: (a.time, a.client))
 
@@ -92,12 +92,21 @@ def _correlation_alerts(db: sqlite3.Connection, rows: list[dict[str, Any]], name
             "SELECT client, time, request_id FROM audit WHERE rowid = ?", (max(events),)
         ).fetchone()
         if found and found[0]:
-            alerts.append(Alert(name, found[0], _time(found[1]), found[2]))
+            alerts.append(Alert(name, found[0], parse_time(found[1]), found[2]))
     return alerts
 
 
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(timezone.utc)
+def parse_time(value: str) -> datetime:
+    """An audit record's ISO 8601 `time` as an aware UTC datetime."""
+    if not isinstance(value, str):
+        raise TypeError(f"value must be an ISO 8601 time string, not {type(value).__name__}.")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"value {value!r} is not an ISO 8601 time such as 2026-11-16T10:05:00Z.") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"value {value!r} has no time zone: audit times must say their offset.")
+    return moment.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,7 @@ def score(alerts: Sequence[Alert], records: Sequence[dict[str, Any]], *, kind: s
     hits = [c for c in flagged if truth[c]]
     delay_requests, delay_minutes = {}, {}
     for client in hits:
-        sent = [(_time(r["time"]), r["request_id"]) for r in records if r.get("client") == client]
+        sent = [(parse_time(r["time"]), r["request_id"]) for r in records if r.get("client") == client]
         marks = label_requests([rid or "" for _, rid in sent], kind=kind)
         attack = [t for (t, _), mark in zip(sent, marks, strict=True) if mark]
         later = [a.time for a in alerts if a.client == client and attack and a.time >= attack[0]]

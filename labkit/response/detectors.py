@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from labkit import validate
-from labkit.response.detection import Alert, Score, _time, score
+from labkit.response.detection import Alert, Score, parse_time, score
 
 
 def answered(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,7 +83,7 @@ def prada(
     `threshold`."""
     threshold = validate.finite_float("threshold", threshold, low=0.0, high=1.0)
     return [
-        Alert("prada", r["client"], _time(r["time"]), r["request_id"])
+        Alert("prada", r["client"], parse_time(r["time"]), r["request_id"])
         for r, w in prada_statistics(records, min_distances=min_distances)
         if w < threshold
     ]
@@ -135,7 +135,7 @@ def near_duplicate_bursts(
     recent: dict[str, deque[datetime]] = defaultdict(deque)
     alerts = []
     for record in answered(records):
-        client, now = record["client"], _time(record["time"])
+        client, now = record["client"], parse_time(record["time"])
         window = recent[client]
         window.extend(now for d in distances(record, skip_repeats=False) if d < distance)
         while window and now - window[0] > span:
@@ -168,7 +168,7 @@ def output_skew(
         top = max(set(labels), key=labels.count)
         on_top = [c for label, c in answers if label == top]
         if len(on_top) / len(answers) >= share and sum(on_top) / len(on_top) >= confidence:
-            alerts.append(Alert("output_skew", client, _time(record["time"]), record["request_id"]))
+            alerts.append(Alert("output_skew", client, parse_time(record["time"]), record["request_id"]))
     return alerts
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit import validate as v
-from labkit.response.detection import Alert, Score, _time, alerts_by_client, score
+from labkit.response.detection import Alert, Score, alerts_by_client, parse_time, score
 from labkit.response.groundtruth import label_clients
 
 
@@ -49,7 +49,9 @@ def threshold_curve(
     out = []
     for threshold in values:
         alerts = [
-            Alert(name, r["client"], _time(r["time"]), r.get("request_id")) for r, s in pairs if s < threshold
+            Alert(name, r["client"], parse_time(r["time"]), r.get("request_id"))
+            for r, s in pairs
+            if s < threshold
         ]
         out.append(ThresholdPoint(threshold, score(alerts, records, kind=kind), alerts_by_client(alerts)))
     return out

@@ -125,6 +125,9 @@ def cases() -> dict[str, Entry]:
             lambda: dict(alerts=_alerts(), records=[RECORD], kind=None),
             {"alerts": ["x", [3]], "records": ["x", 3], "kind": KIND},
         ),
+        "labkit.response.detection.parse_time": Entry(
+            lambda: dict(value="2026-11-16T10:00:00+00:00"), {"value": [3, "noon", "2026-11-16T10:00:00"]}
+        ),
         "labkit.response.detection.alerts_by_client": Entry(
             lambda: dict(alerts=_alerts()), {"alerts": ["x", [3]]}
         ),
