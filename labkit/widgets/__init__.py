@@ -9,3 +9,6 @@ __all__ = ["EpsilonExplorer", "ExplorerView", "epsilon_explorer", "explore", "re
 from labkit.widgets.quiz import QuizQuestion, catalogue_quiz, grade, quiz  # noqa: E402 - module 01
 
 __all__ += ["QuizQuestion", "catalogue_quiz", "grade", "quiz"]
+from labkit.widgets.alerts import ThresholdPoint, render_threshold, threshold_curve, threshold_explorer  # noqa: E402
+
+__all__ += ["ThresholdPoint", "render_threshold", "threshold_curve", "threshold_explorer"]
