@@ -5,3 +5,6 @@ One file per kind of control; the public names are re-exported here."""
 from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
 
 __all__ = ["EpsilonExplorer", "ExplorerView", "epsilon_explorer", "explore", "render"]
+from labkit.widgets.rule_tuner import RuleView, rule_tuner, tune_rule
+
+__all__ += ["RuleView", "rule_tuner", "tune_rule"]
