@@ -69,7 +69,10 @@ def check_blue(config: Mapping[str, Any]) -> dict[str, Any]:
     if blue["budget"] is not None:
         blue["budget"] = v.integer("config['budget']", blue["budget"], low=1)
     blue["max_batch"] = v.integer("config['max_batch']", blue["max_batch"], low=1, high=256)
-    blue["rules"] = check_rules(blue["rules"])
+    try:
+        blue["rules"] = check_rules(blue["rules"])
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"config['rules']: {error}") from None
     blue["watermark"] = v.finite_float("config['watermark']", blue["watermark"], low=0.0, high=0.2)
     return blue
 

@@ -37,6 +37,7 @@ def tune_rule(
 ) -> RuleView:
     """Run `rule` with `field` set to `value` over the audit records."""
     clean = check_rule(rule)
+    value = v.nonnegative_float("value", value)
     field = v.choice("field", field, [k for k in clean if k not in ("kind", "name")])
     changed = check_rule({**clean, field: int(value) if isinstance(clean[field], int) else float(value)})
     alerts = run_rules([changed], records)
