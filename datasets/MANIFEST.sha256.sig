@@ -1,1 +1,1 @@
-gwU51ksTN1uzASLTg1QcmuVChlmdzHEzk24dbBc3DzvZl4ourGy0RlRJKmNmO9VpMSh0dnti+nTYrwIKhsHQAg==
+CVAnlKaz9SFmi7FwnQeEgqwD5U6w90e5k88hO7vW29Au2icxJx10GO3GBHHvlW4LBwtuwGcG6c2N4eVroqhPCA==

@@ -1,4 +1,4 @@
-"""The `labkit` command: doctor, progress, build-labs, course-map, zoo, data."""
+"""The `labkit` command: doctor, progress, build-labs, course-map, zoo, response, data."""
 
 from __future__ import annotations
 
@@ -97,6 +97,19 @@ def _zoo(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _response(args: argparse.Namespace) -> int:
+    from labkit.response.scenario import build_scenario
+
+    description = build_scenario()
+    print(
+        f"wrote datasets/incident/: {description['requests']} audited requests from "
+        f"{len(description['clients'])} clients, {description['training_records']} training records "
+        f"({description['seconds']} s)"
+    )
+    print(_signature_note())
+    return 0
+
+
 def _data(args: argparse.Namespace) -> int:
     from labkit import integrity, signing
 
@@ -146,6 +159,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "train", "verify", "answer-key"])
     p.add_argument("name", nargs="?")
     p.set_defaults(run=_zoo)
+    p = sub.add_parser(
+        "response", help="regenerate the incident scenario (audit log, training set, provenance, key)"
+    )
+    p.add_argument("action", choices=["build-scenario"])
+    p.set_defaults(run=_response)
     p = sub.add_parser(
         "data", help="rebuild the shipped datasets; sign the manifest or make a new signing key (maintainers)"
     )

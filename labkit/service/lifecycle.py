@@ -11,7 +11,7 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -123,11 +123,16 @@ def serve(
     body_timeout: float = 10.0,
     fsync: bool = True,
     startup_timeout: float = 20.0,
+    clock: Callable[[], datetime] | None = None,
+    timer: Callable[[], float] | None = None,
+    run_id: str | None = None,
 ) -> Iterator[Service]:
     """Serve a zoo model (or an nn.Module with `input_shape`) on 127.0.0.1 at a free port until the
     `with` block ends. Digit models accept N x 1 x 28 x 28 in [0, 1]; other models N x input_shape of
     finite numbers (within `value_range` if given). Audit lines go to `log_path` (appended); a body
-    must arrive within `body_timeout` seconds. Every argument is checked before anything starts."""
+    must arrive within `body_timeout` seconds. Every argument is checked before anything starts.
+    Simulations may inject `clock` (returns the aware datetime each record is stamped with), `timer`
+    (monotonic seconds for latency) and `run_id` (the prefix of request ids) to make a log reproducible."""
     check_policy(policy, decimals=decimals, top_k=top_k)
     keys = arguments.api_keys(DEFAULT_KEYS if api_keys is None else api_keys)
     rate_limit = arguments.rate(rate_limit)
@@ -140,6 +145,11 @@ def serve(
     fsync = arguments.flag("fsync", fsync)
     startup_timeout = arguments.positive("startup_timeout", startup_timeout, what=" seconds")
     path = arguments.log_path(log_path)
+    for name, hook in (("clock", clock), ("timer", timer)):
+        if hook is not None and not callable(hook):
+            raise ValueError(f"{name} must be a function of no arguments (or None), not {hook!r}.")
+    if run_id is not None and (not isinstance(run_id, str) or not run_id.isalnum() or len(run_id) > 32):
+        raise ValueError(f"run_id must be 1 to 32 letters or digits (or None), not {run_id!r}.")
     module, name, shape = _resolve_model(model, input_shape)
     per_input = math.prod(shape)
     config = ServiceConfig(
@@ -158,6 +168,9 @@ def serve(
         value_range=value_range,
         log_path=path or _default_log_path(name),
         body_timeout=body_timeout,
+        clock=clock,
+        timer=timer,
+        run_id=run_id,
     )
     state = ServiceState(config, AuditLog(config.log_path, fsync=fsync))
     server, thread, port = _start(build_app(state), startup_timeout)

@@ -5,6 +5,8 @@ import hashlib
 import itertools
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,6 +44,11 @@ class ServiceConfig:
     value_range: tuple[float, float] | None
     log_path: Path
     body_timeout: float = 10.0
+    # injectable for simulations (labkit.response.scenario): wall-clock time of a request, the
+    # monotonic timer its latency is measured with, and the run id its request ids start with
+    clock: Callable[[], datetime] | None = None
+    timer: Callable[[], float] | None = None
+    run_id: str | None = None
 
 
 class ServiceState:
@@ -56,7 +63,8 @@ class ServiceState:
         self.model_lock = threading.Lock()
         self.memory_lock = threading.Lock()
         self.memory = QueryMemory()
-        self.run = secrets.token_hex(4)  # request ids are f"{run}-{n}": unique across restarts
+        # request ids are f"{run}-{n}": unique across restarts
+        self.run = config.run_id or secrets.token_hex(4)
         self.ids = itertools.count(1)
         self.device = next(config.model.parameters()).device
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labkit-serving")
@@ -66,6 +74,15 @@ class ServiceState:
         self.pool.shutdown(wait=True, cancel_futures=True)
         for source, count in self.throttle.drain().items():
             self.log.append(suppressed_record(self, source, count), durable=False)
+
+    def now(self) -> str:
+        """The time stamp of a record: UTC, ISO 8601 with milliseconds (from the injected clock if any)."""
+        moment = datetime.now(timezone.utc) if self.config.clock is None else self.config.clock()
+        return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+    def timer(self) -> float:
+        """Seconds on a monotonic timer, to measure latency (the injected timer if any)."""
+        return time.perf_counter() if self.config.timer is None else float(self.config.timer())
 
     def validate(self, data: Any) -> torch.Tensor:  # noqa: ANN401
         cfg = self.config
@@ -95,13 +112,9 @@ def _key_id(key: str | None) -> str | None:
 MAX_PATH = 256  # characters of a request path kept in the log
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
 def new_record(state: ServiceState, key: str | None, request: Any) -> dict[str, Any]:  # noqa: ANN401
     return {
-        "time": _now(),
+        "time": state.now(),
         "run": state.run,
         "request_id": f"{state.run}-{next(state.ids)}",
         "client": state.config.api_keys.get(key or ""),
@@ -125,7 +138,7 @@ def new_record(state: ServiceState, key: str | None, request: Any) -> dict[str, 
 def suppressed_record(state: ServiceState, source: str, count: int) -> dict[str, Any]:
     """The summary line that stands for `count` throttled lines from `source`."""
     return {
-        "time": _now(),
+        "time": state.now(),
         "run": state.run,
         "request_id": None,
         "client": None,
