@@ -1,1 +1,1 @@
-CVAnlKaz9SFmi7FwnQeEgqwD5U6w90e5k88hO7vW29Au2icxJx10GO3GBHHvlW4LBwtuwGcG6c2N4eVroqhPCA==
+Dfci5+28GQIF3juQ/fTdAeWXEfjnFXE7itjzwgXGmoCaS1imUzFiwuY+dvg11AS+lVmnmR1nIhflJVgpixOHAw==
