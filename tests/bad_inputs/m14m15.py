@@ -23,6 +23,7 @@ from tests.bad_inputs_cases import (
 
 COVERED = (
     "labkit.response.capstone",
+    "labkit.response.casefile",
     "labkit.response.forensics",
     "labkit.response.red",
     "labkit.response.report",
@@ -32,6 +33,9 @@ COVERED = (
 )
 
 NOT_INPUT_TAKING = {
+    "labkit.response.casefile.incident_log": "takes no arguments (reads datasets/incident/)",
+    "labkit.response.casefile.incident_training_set": "takes no arguments (reads datasets/incident/)",
+    "labkit.response.casefile.provenance_log": "takes no arguments (reads datasets/incident/)",
     "labkit.response.capstone.RoundResult": "result record built by run_round",
     "labkit.response.rules.Alert": "result record built by run_rules",
     "labkit.response.watermark.TheftEvidence": "result record built by theft_evidence",
@@ -137,6 +141,24 @@ def cases() -> dict[str, Entry]:
         "labkit.response.forensics.rebuild_trigger": Entry(
             lambda: dict(x_flagged=stamped()[0][:4], region=region()),
             {"x_flagged": IMAGES, "region": MASKS},
+        ),
+        # ---- casefile ---------------------------------------------------------------------------
+        "labkit.response.casefile.answered": Entry(
+            lambda: dict(records=records()), {"records": [None, "log", {"a": 1}, [3]]}
+        ),
+        "labkit.response.casefile.label_share": Entry(
+            lambda: dict(records=[{"client": "a", "status": 200, "output": {"labels": [4]}}], label=4),
+            {"records": [None, "log", [3]], "label": [10, -1, "4", None]},
+        ),
+        "labkit.response.casefile.client_profiles": Entry(
+            lambda: dict(records=records()), {"records": [None, "log", [3]]}
+        ),
+        "labkit.response.casefile.who_ingested": Entry(
+            lambda: dict(
+                record_ids=["rec-00001"],
+                events=[{"action": "ingest", "actor": "p", "records": ["rec-00000", "rec-00009"]}],
+            ),
+            {"record_ids": [None, "rec-00001", [3]], "events": [None, "log", [3]]},
         ),
         # ---- report ----------------------------------------------------------------------------
         "labkit.response.report.timeline_rows": Entry(
