@@ -157,7 +157,7 @@ def run_round(
     x_test, y_test = load_digits("test")
     x_eval, y_pool, x_pool = x_test[:500], y_test[500:600], x_test[500:600]
     x_tell, y_tell = x_test[600 : 600 + tellers], y_test[600 : 600 + tellers]
-    victim = load_model("digits_cnn", device="cpu")
+    victim = load_model("digits_cnn")  # the best device here
     served: torch.nn.Module = victim
     if blue_cfg["watermark"] > 0:
         served = WatermarkedModel(victim, key=secrets.token_bytes(32), rate=blue_cfg["watermark"]).eval()
@@ -191,7 +191,6 @@ def run_round(
                     answers,
                     epochs=red_cfg["epochs"],
                     seed=seed,
-                    device=torch.device("cpu"),
                     progress=progress,
                 )
                 fooled = red_side.evade(
@@ -211,7 +210,7 @@ def run_round(
     theft = innocent = None
     if isinstance(served, WatermarkedModel) and surrogate is not None:
         theft = theft_evidence(surrogate, *served.marked)
-        innocent = theft_evidence(load_model("digits_cnn_robust", device="cpu"), *served.marked)
+        innocent = theft_evidence(load_model("digits_cnn_robust"), *served.marked)
     return RoundResult(
         name=name,
         fidelity=agreement(surrogate, victim, x_eval) if surrogate is not None else 0.0,

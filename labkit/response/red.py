@@ -8,6 +8,7 @@ look-alike digits (scikit-learn's 8 x 8 digits), noise, and what it synthesises 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,6 +102,8 @@ def evade(
     epsilon = v.finite_float("epsilon", epsilon, low=0.0, high=MAX_EPSILON)
     tries = v.nonnegative_int("tries", tries)
     generator = torch.Generator().manual_seed(v.integer("seed", seed))
+    attacker = copy.deepcopy(surrogate).cpu().eval()  # eight cheques: the CPU copy keeps the generator simple
+    x, y = x.cpu(), y.cpu()
     fooled = torch.zeros(len(x), dtype=torch.bool)
     for attempt in range(tries):
         todo = torch.nonzero(~fooled).flatten()
@@ -108,7 +111,7 @@ def evade(
             break
         steps = 10 * (attempt + 1)
         adv = projected_gradient(
-            surrogate, x[todo], y[todo], epsilon=epsilon, steps=steps, generator=generator
+            attacker, x[todo], y[todo], epsilon=epsilon, steps=steps, generator=generator
         )
         try:
             labels = client.predict(adv, batch_size=1).labels
