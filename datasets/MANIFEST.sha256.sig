@@ -1,1 +1,1 @@
-Dfci5+28GQIF3juQ/fTdAeWXEfjnFXE7itjzwgXGmoCaS1imUzFiwuY+dvg11AS+lVmnmR1nIhflJVgpixOHAw==
+SOl3nYA76h8CnJkJl9TtGHDHvk5veW4C8bc/gIKBcK3xCu52e3TaWkYPE/6p6UpDgT+eA3ykql9nlLmydc0MBA==

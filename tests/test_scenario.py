@@ -134,3 +134,9 @@ def test_serve_stamps_records_with_the_injected_clock(tmp_path):
         (record,) = s.audit_log()
     assert record["time"] == "2026-11-16T12:34:56.250+00:00" and record["request_id"] == "t1-1"
     assert 2 <= record["latency_ms"] <= 9
+
+
+def test_the_day_has_the_cast_the_notebooks_describe():
+    description = json.loads((INCIDENT / "scenario.json").read_text())
+    assert len(description["clients"]) == 22  # module 13's header: 22 clients, three of them attackers
+    assert gt.grade_clients(description["clients"]).truth == 3

@@ -5,6 +5,9 @@ One file per kind of control; the public names are re-exported here."""
 from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
 
 __all__ = ["EpsilonExplorer", "ExplorerView", "epsilon_explorer", "explore", "render"]
-from labkit.widgets.rule_tuner import RuleView, rule_tuner, tune_rule
+from labkit.widgets.alerts import ThresholdPoint, render_threshold, threshold_curve, threshold_explorer  # noqa: E402
+
+__all__ += ["ThresholdPoint", "render_threshold", "threshold_curve", "threshold_explorer"]
+from labkit.widgets.rule_tuner import RuleView, rule_tuner, tune_rule  # noqa: E402
 
 __all__ += ["RuleView", "rule_tuner", "tune_rule"]

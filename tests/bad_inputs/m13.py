@@ -16,6 +16,33 @@ def _records() -> Any:  # noqa: ANN401
 
 
 KIND = ["ddos", 3]
+RECORD = {
+    "time": "2026-11-16T10:00:00.000+00:00",
+    "request_id": "d1116-1",
+    "client": "branch-01",
+    "status": 200,
+    "n": 2,
+    "nearest_l2": [None, 3.0],
+    "output": {"labels": [1, 2], "confidence": [0.9, 0.8]},
+}
+RECORDS_BAD = ["x", 3, [3], {"time": 1}]
+RULE = "title: t\nlogsource: {product: p}\ndetection:\n  sel:\n    status: 200\n  condition: sel\n"
+
+
+def _db() -> Any:  # noqa: ANN401
+    from labkit.response.auditdb import load_audit
+
+    return load_audit([RECORD])
+
+
+def _alerts() -> Any:  # noqa: ANN401
+    from datetime import datetime, timezone
+
+    from labkit.response.detection import Alert
+
+    return [Alert("x", "branch-01", datetime(2026, 11, 16, tzinfo=timezone.utc))]
+
+
 IDS = ["branch-01", 3, [3], [""]]
 
 
@@ -80,8 +107,126 @@ def cases() -> dict[str, Entry]:
         "labkit.response.records.training_arrays": Entry(
             lambda: dict(records=_records()), {"records": [None, (torch.zeros(1),)]}
         ),
+        "labkit.response.auditdb.flatten": Entry(
+            lambda: dict(record=dict(RECORD)), {"record": ["x", None, [1]]}
+        ),
+        "labkit.response.auditdb.load_audit": Entry(lambda: dict(records=[RECORD]), {"records": RECORDS_BAD}),
+        "labkit.response.auditdb.read_records": Entry(
+            lambda: dict(path=_log()), {"path": [3, TMP / "no-such.jsonl", None]}
+        ),
+        "labkit.response.detection.sigma_to_sql": Entry(
+            lambda: dict(rule=RULE), {"rule": ["", 3, "title: x", "a: [1"]}
+        ),
+        "labkit.response.detection.run_sigma": Entry(
+            lambda: dict(db=_db(), rule=RULE, name="r"),
+            {"db": [None, "db"], "rule": ["", 3], "name": ["", 3]},
+        ),
+        "labkit.response.detection.score": Entry(
+            lambda: dict(alerts=_alerts(), records=[RECORD], kind=None),
+            {"alerts": ["x", [3]], "records": ["x", 3], "kind": KIND},
+        ),
+        "labkit.response.detection.alerts_by_client": Entry(
+            lambda: dict(alerts=_alerts()), {"alerts": ["x", [3]]}
+        ),
+        "labkit.response.detectors.answered": Entry(lambda: dict(records=[RECORD]), {"records": RECORDS_BAD}),
+        "labkit.response.detectors.distances": Entry(
+            lambda: dict(record=dict(RECORD), skip_repeats=True), {"record": ["x", None]}
+        ),
+        "labkit.response.detectors.shapiro_w": Entry(
+            lambda: dict(values=[1.0, 2.0, 4.0]), {"values": [[1.0, 2.0], "x", [1.0, float("nan"), 2.0], []]}
+        ),
+        "labkit.response.detectors.prada_statistics": Entry(
+            lambda: dict(records=[RECORD], min_distances=3),
+            {"records": RECORDS_BAD, "min_distances": [2, 2.5, "3", 6000]},
+        ),
+        "labkit.response.detectors.prada_flags": Entry(
+            lambda: dict(batches=[[None, 1.0, 2.0, 3.0]], threshold=0.9, min_distances=3),
+            {"batches": ["x", [3], [["a"]]], "threshold": [1.5, float("nan")], "min_distances": [2, 2.5]},
+        ),
+        "labkit.response.detectors.prada": Entry(
+            lambda: dict(records=[RECORD], threshold=0.9, min_distances=3),
+            {
+                "records": RECORDS_BAD,
+                "threshold": [1.5, -0.1, float("nan"), "0.9"],
+                "min_distances": [2, 2.5],
+            },
+        ),
+        "labkit.response.detectors.near_duplicate_bursts": Entry(
+            lambda: dict(records=[RECORD], distance=1.0, minutes=5.0, count=8),
+            {
+                "records": RECORDS_BAD,
+                "distance": [0.0, -1.0, float("nan")],
+                "minutes": [0, "5"],
+                "count": [0, 2.5],
+            },
+        ),
+        "labkit.response.detectors.output_skew": Entry(
+            lambda: dict(records=[RECORD], window=20, share=0.5, confidence=0.95),
+            {"records": RECORDS_BAD, "window": [1, 2.5], "share": [0.0, 1.5], "confidence": [1.5, -0.1]},
+        ),
+        "labkit.response.detectors.sweep": Entry(
+            lambda: dict(detector=_detector(), records=[RECORD], parameter="count", values=[4], kind=None),
+            {
+                "detector": [3, None],
+                "parameter": ["", 3, "no_such"],
+                "values": [[], "x", [float("nan")]],
+                "kind": KIND,
+            },
+        ),
+        "labkit.widgets.alerts.threshold_curve": Entry(
+            lambda: dict(
+                points=[(dict(RECORD), 0.5)], records=[RECORD], thresholds=[0.9], kind=None, name="d"
+            ),
+            {
+                "points": ["x", [3], [("r", 0.5)]],
+                "records": ["x", 3],
+                "thresholds": [[], [float("nan")], "0.9"],
+                "kind": KIND,
+                "name": ["", 3],
+            },
+        ),
+        "labkit.widgets.alerts.render_threshold": Entry(
+            lambda: dict(curve=_curve(), index=0),
+            {"curve": [[], [3], "x"], "index": [5, -1, 2.5]},
+            call=_closing,
+        ),
+        "labkit.widgets.alerts.threshold_explorer": Entry(
+            lambda: dict(curve=_curve()), {"curve": [[], [3], None]}, call=_closing
+        ),
         "labkit.response.scenario.SimClock": Entry(lambda: dict(seed=0), {"seed": ["a", 2.5, None]}),
     }
+
+
+def _log() -> Any:  # noqa: ANN401
+    import json
+
+    path = TMP / "m13_audit.jsonl"
+    path.write_text(json.dumps(RECORD) + "\n")
+    return path
+
+
+def _detector() -> Any:  # noqa: ANN401
+    from labkit.response.detectors import near_duplicate_bursts
+
+    return near_duplicate_bursts
+
+
+def _curve() -> Any:  # noqa: ANN401
+    from labkit.widgets.alerts import threshold_curve
+
+    return threshold_curve([(dict(RECORD), 0.5)], [RECORD], thresholds=[0.9])
+
+
+def _closing(fn: Any) -> Any:  # noqa: ANN401
+    def call(**kwargs: Any) -> Any:  # noqa: ANN401
+        import matplotlib.pyplot as plt
+
+        try:
+            return fn(**kwargs)
+        finally:
+            plt.close("all")
+
+    return call
 
 
 NOT_INPUT_TAKING = {
@@ -91,6 +236,11 @@ NOT_INPUT_TAKING = {
     "labkit.response.records.TrainingRecords": "result record built by training_records",
     "labkit.response.scenario.Truth": "record the simulation fills",
     "labkit.response.actors.Query": "record an actor yields",
+    "labkit.response.auditdb.scenario_records": "reads the shipped log (no arguments)",
+    "labkit.response.detection.shipped_rules": "reads the shipped rules (no arguments)",
+    "labkit.response.detection.Alert": "record detectors return",
+    "labkit.response.detection.Score": "result record built by score",
+    "labkit.widgets.alerts.ThresholdPoint": "result record built by threshold_curve",
 }
 
 _ACTOR = (
@@ -121,9 +271,11 @@ SKIPPED = {
 }
 
 COVERED = (
+    "labkit.response.auditdb",
+    "labkit.response.detection",
+    "labkit.response.detectors",
     "labkit.response.groundtruth",
     "labkit.response.records",
     "labkit.response.scenario",
     "labkit.response.actors",
 )
-_ = TMP
