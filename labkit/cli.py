@@ -86,6 +86,16 @@ def _zoo(args: argparse.Namespace) -> int:
         )
         print(_signature_note())
         return 0
+    if args.action == "evaluate":
+        from labkit.zoo import evaluation
+
+        if not args.name:
+            print("Say which model: `labkit zoo evaluate NAME` (a digits model, see `labkit zoo list`).")
+            return 2
+        evaluation.evaluate_zoo_model(args.name, digits=args.digits)
+        print(evaluation.robustness_table(args.name))
+        print(_signature_note())
+        return 0
     failures = 0
     for name in registry.SPECS:
         try:
@@ -154,10 +164,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--write", action="store_true")
     p.set_defaults(run=_course_map)
     p = sub.add_parser(
-        "zoo", help="list, train or verify the pre-trained models; write the incident answer key"
+        "zoo",
+        help="list, train, evaluate (worst-case robustness) or verify the pre-trained models; "
+        "write the incident answer key",
     )
-    p.add_argument("action", choices=["list", "train", "verify", "answer-key"])
+    p.add_argument("action", choices=["list", "train", "evaluate", "verify", "answer-key"])
     p.add_argument("name", nargs="?")
+    p.add_argument(
+        "--digits", type=int, default=1000, help="evaluate: how many test digits (default all 1000)"
+    )
     p.set_defaults(run=_zoo)
     p = sub.add_parser(
         "response", help="regenerate the incident scenario (audit log, training set, provenance, key)"

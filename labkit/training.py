@@ -201,7 +201,7 @@ def predict_logits(
     """Model logits for every row of x, computed in batches (returned on the CPU)."""
     _inputs(model, x)
     batch_size = v.positive_int("batch_size", batch_size)
-    device = device or next(model.parameters()).device
+    device = device or next(iter(model.parameters()), torch.empty(0)).device  # none: a black box
     model.eval()
     outs = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(outs) if outs else torch.empty(0)

@@ -29,12 +29,12 @@ def dlr_loss(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None 
     Untargeted: -(z_y - max_{i != y} z_i) / (z_(1) - z_(3)); targeted at class t:
     -(z_y - z_t) / (z_(1) - (z_(3) + z_(4)) / 2), where z_(k) is the k-th largest logit."""
     v.tensor("logits", logits, floating=True, finite=False)
-    v.labels("y", y, n=len(logits), num_classes=logits.shape[-1])
     needed = 3 if target is None else 4
     if logits.ndim != 2 or logits.shape[1] < needed:
         raise ValueError(
             f"logits must be N x C with C >= {needed} for this DLR loss, got {tuple(logits.shape)}."
         )
+    v.labels("y", y, n=len(logits), num_classes=logits.shape[-1])
     if target is not None:
         v.labels("target", target, n=len(logits), num_classes=logits.shape[-1])
     return _dlr(logits, y, target)
@@ -74,7 +74,7 @@ def checkpoints(steps: int) -> list[int]:
     steps = v.positive_int("steps", steps)
     points, previous, current = [], 0.0, 0.22
     while current <= 1.0:
-        points.append(math.ceil(current * steps))
+        points.append(math.ceil(round(current * steps, 6)))
         previous, current = current, current + max(current - previous - 0.03, 0.06)
     return sorted(set(p for p in points if 0 < p <= steps))
 
@@ -157,7 +157,7 @@ def _checked(
 ) -> tuple[float, int, float]:
     v.function("model", model)
     v.images("x", x)
-    v.labels("y", y, n=len(x))
+    v.model_labels("y", y, model=model, x=x)
     v.choice("norm", norm, NORMS)
     epsilon = v.nonnegative_float("epsilon", epsilon)
     steps = v.positive_int("steps", steps)

@@ -230,17 +230,20 @@ def run_attack(
     for start, restart in tqdm(starts, desc=type(attack).__name__, disable=not progress, leave=False):
         xb = x[start : start + batch_size].to(device)
         yb = y[start : start + batch_size].to(device)
-        with frozen_parameters(model):  # input gradients only: no wasted weight gradients
-            clipped, success = _attack_batch(attack, fmodel, xb, yb, epsilons)
         if restart == 0:
-            best, broken = clipped, success.detach()
-        else:
-            new = success & ~broken
-            best = [
-                torch.where(new[i].view(-1, *[1] * (adv.ndim - 1)), adv, old)
-                for i, (adv, old) in enumerate(zip(clipped, best, strict=True))
-            ]
-            broken = broken | success
+            with frozen_parameters(model):  # input gradients only: no wasted weight gradients
+                best, broken = _attack_batch(attack, fmodel, xb, yb, epsilons)
+            best = [adv.clone() for adv in best] if restarts > 1 else best  # filled in place below
+        else:  # a restart attacks only the samples still standing at some epsilon
+            alive = (~broken.all(dim=0)).nonzero()[:, 0]
+            if len(alive):
+                with frozen_parameters(model):
+                    clipped, success = _attack_batch(attack, fmodel, xb[alive], yb[alive], epsilons)
+                new = success & ~broken[:, alive]
+                for i, adv in enumerate(clipped):
+                    keep = alive[new[i]]
+                    best[i][keep] = adv[new[i]]
+                broken[:, alive] |= success
         if restart == restarts - 1:
             if epsilons is not None and len(epsilons) > 1:
                 _monotone(best, broken, epsilons)

@@ -57,7 +57,7 @@ PRESETS = {
     "quick": Ensemble("quick", pgd_steps=20, pgd_restarts=1, square_queries=100),
     # for published numbers (model cards, release gates)
     "strong": Ensemble(
-        "strong", pgd_steps=100, pgd_restarts=5, apgd_steps=100, apgd_targets=3, square_queries=1000
+        "strong", pgd_steps=100, pgd_restarts=3, apgd_steps=100, apgd_targets=3, square_queries=500
     ),
 }
 
@@ -65,7 +65,7 @@ PRESETS = {
 def _labels(e: Ensemble) -> dict[str, str]:
     labels = {}
     if e.pgd_steps and e.pgd_restarts:
-        labels["pgd"] = f"PGD-{e.pgd_steps} x {e.pgd_restarts} restarts"
+        labels["pgd"] = f"PGD-{e.pgd_steps} x {e.pgd_restarts} restart" + "s" * (e.pgd_restarts > 1)
     if e.apgd_steps:
         labels["apgd-ce"] = f"APGD-CE-{e.apgd_steps}"
         if e.apgd_targets:

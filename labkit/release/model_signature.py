@@ -13,6 +13,7 @@ statement listing every file's SHA-256). Keys are P-256 (model-signing refuses E
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,5 +149,9 @@ def verify_model(model_dir: Path | str, *, public_key: Path | str, signature: Pa
         verifying.Config().use_elliptic_key_verifier(public_key=key).verify(folder, bundle)
     except Exception as error:  # noqa: BLE001 - every failure to verify is a rejection with its reason
         reason = " ".join(str(error).split()) or type(error).__name__
+        # "Hash mismatch for 'f': Expected 'Digest(... raw bytes ...)'": name the file, drop the bytes
+        reason = re.sub(
+            r"(Hash mismatch for '[^']+'): Expected .*?(?=\"\]$|\", \"|$)", r"\1 (content differs)", reason
+        )
         return SignatureCheck(False, reason[:400])
     return SignatureCheck(True, "")

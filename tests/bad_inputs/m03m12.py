@@ -4,11 +4,12 @@ model card, AI-BOM and release gate)."""
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tests.bad_inputs_cases import POSITIVE, TMP, Entry
+from tests.bad_inputs_cases import COUNT, INF, NAN, POSITIVE, TMP, Bad, Entry
 
 COVERED = (
     "labkit.release.scanning",
@@ -16,6 +17,10 @@ COVERED = (
     "labkit.release.model_signature",
     "labkit.release.pins",
     "labkit.release.sbom",
+    "labkit.release.evidence",
+    "labkit.release.release_gate",
+    "labkit.release.modelcard",
+    "labkit.release.aibom",
 )
 
 NOT_INPUT_TAKING = {
@@ -24,9 +29,20 @@ NOT_INPUT_TAKING = {
     "labkit.release.model_signature.KeyPair": "result record built by generate_signing_key",
     "labkit.release.model_signature.SignatureCheck": "result record built by verify_model",
     "labkit.release.pins.DistributionCheck": "result record built by verify_distribution",
+    "labkit.release.evidence.shipped_evidence": "takes no arguments (reads datasets/release/evidence.json "
+    "through the signed manifest; tests/test_release_gate.py)",
+    "labkit.release.release_gate.AuditTest": "result record of a serving test (counts)",
+    "labkit.release.release_gate.Candidate": "record built by candidate_from_directory",
+    "labkit.release.release_gate.Measurement": "result record built by measured",
+    "labkit.release.release_gate.Verdict": "result record built by judge",
+    "labkit.release.aibom.DatasetEntry": "record; ai_bom checks its file and licence",
+    "labkit.release.aibom.ModelEntry": "record; ai_bom checks its file, licence, dataset and card",
 }
 
 SKIPPED = {
+    "labkit.release.evidence.measure_evidence": "a valid call runs the worst-case attack ensemble, a "
+    "membership attack and trains four surrogates on a zoo model (minutes); its norm/epsilon/samples go "
+    "through robust_key (swept here) first",
     "labkit.release.sbom.environment_sbom": "environment_components + bom_json over the ~240 installed "
     "distributions (both swept here with a few); its arguments go to bom_json unchanged",
     "labkit.release.scanners.compare_scanners": "runs run_scanner for each scanner and gate_row for each "
@@ -45,7 +61,8 @@ def _safetensors() -> Path:
     import torch
     from safetensors.torch import save_file
 
-    path = _fresh() / "tiny.safetensors"
+    path = TMP / "m03m12-tiny" / "tiny.safetensors"
+    path.parent.mkdir(exist_ok=True)
     save_file({"w": torch.zeros(2)}, str(path))
     return path
 
@@ -157,6 +174,119 @@ def cases() -> dict[str, Entry]:
                 "spec_version": ["2.0"],
             },
         ),
+        "labkit.release.evidence.robust_key": Entry(
+            lambda: dict(norm="linf", epsilon=0.1, samples=200),
+            {"norm": ["L2", 3, None], "epsilon": [0.0, -0.1, NAN, "0.1"], "samples": COUNT},
+        ),
+        "labkit.release.evidence.Evidence": Entry(
+            lambda: _evidence_fields(),
+            {
+                "model": ["", 3],
+                "weights_sha256": ["abc", 3, None],
+                "clean_accuracy": [1.5, NAN, "0.9"],
+                "robust_accuracy": ["0.5", {"linf:0.1:200": NAN}, {"k": "0.5"}, {3: 0.5}],
+                "membership": [None, {"auc_minus_half": INF}],
+                "extraction_queries": [0, -1, 2.5, True],
+                "extraction_fidelity": [[0.5], {"250": True}],
+                "extraction_target": [1.5, -0.1, NAN],
+            },
+        ),
+        "labkit.release.evidence.save_evidence": Entry(
+            lambda: dict(items=[_evidence()], path=_fresh() / "evidence.json"),
+            {"items": [[], "x", [3], None], "path": PATH_BAD},
+        ),
+        "labkit.release.evidence.parse_evidence": Entry(
+            lambda: dict(text=_evidence_text(), source="evidence"),
+            {
+                "text": ["", 3, None, "{", '{"format": "other"}', _evidence_text().replace("0.9", "9.0", 1)],
+                "source": ["", 3],
+            },
+        ),
+        "labkit.release.release_gate.measured": Entry(
+            lambda: dict(requirement=_requirement(), candidate=_candidate()),
+            {"requirement": [None, "SR-1", 3], "candidate": [None, "digits_cnn", {}]},
+        ),
+        "labkit.release.release_gate.judge": Entry(
+            lambda: dict(requirement=_requirement(), measurement=_measurement()),
+            {"measurement": [None, 0.5, (0.5, "x")]},
+        ),
+        "labkit.release.release_gate.evaluate_gate": Entry(
+            lambda: dict(requirements=[_requirement()], candidate=_candidate()),
+            {"requirements": [None, "SR-1", [], [3]], "candidate": [None, "digits_cnn"]},
+        ),
+        "labkit.release.release_gate.ships": Entry(
+            lambda: dict(verdicts=[_verdict()]), {"verdicts": [None, 3, [3], "x"]}
+        ),
+        "labkit.release.release_gate.evaluate_gate_file": Entry(
+            lambda: dict(path=TMP / "no-requirements.json", candidate=_candidate()),
+            {"path": PATH_BAD, "candidate": [None, "digits_cnn"]},
+        ),
+        "labkit.release.release_gate.candidate_from_directory": Entry(
+            lambda: dict(
+                name="tiny",
+                directory=_safetensors().parent,
+                signature=None,
+                evidence=None,
+                audit=None,
+                weights="tiny.safetensors",
+            ),
+            {
+                "name": ["", 3],
+                "directory": [*PATH_BAD, TMP / "missing-dir"],
+                "signature": ["VERIFIED", True],
+                "evidence": [{}, "x"],
+                "audit": [3, (1, 1, 1, 1)],
+                "weights": ["", 3],
+            },
+        ),
+        "labkit.release.modelcard.security_metrics": Entry(
+            lambda: dict(evidence=_evidence()), {"evidence": [None, {}, "x"]}
+        ),
+        "labkit.release.modelcard.build_model_card": Entry(
+            lambda: dict(
+                name="tiny",
+                description="a model",
+                evidence=_evidence(),
+                scan=_scan(),
+                signature=None,
+                verdicts=[_verdict()],
+            ),
+            {
+                "name": ["", 3],
+                "description": ["", None],
+                "evidence": [None, {}],
+                "scan": [None, 0],
+                "signature": ["VERIFIED", True],
+                "verdicts": [None, "x", [3]],
+                "dataset_ref": ["", 3],
+            },
+        ),
+        "labkit.release.modelcard.card_markdown": Entry(
+            lambda: dict(name="tiny", card=_card()), {"name": ["", 3], "card": [None, {}, "card"]}
+        ),
+        "labkit.release.modelcard.card_json": Entry(lambda: dict(card=_card()), {"card": [None, "card", 3]}),
+        "labkit.release.aibom.ai_bom": Entry(
+            lambda: dict(models=[_model_entry()], datasets=[_dataset_entry()], name="course", version="1"),
+            {
+                "models": [
+                    [],
+                    None,
+                    "x",
+                    [3],
+                    Bad("unknown-dataset", lambda m: [replace(m[0], dataset="mnist")]),
+                    Bad("empty-licence", lambda m: [replace(m[0], licence="")]),
+                ],
+                "datasets": [
+                    [],
+                    None,
+                    [3],
+                    Bad("missing-file", lambda d: [replace(d[0], path=TMP / "missing.npz")]),
+                ],
+                "name": ["", 3],
+                "version": ["", None],
+                "spec_version": ["1.2", 1.6],
+            },
+        ),
         "labkit.release.model_signature.verify_model": Entry(
             verify_args, {"model_dir": PATH_BAD, "public_key": PATH_BAD, "signature": PATH_BAD}
         ),
@@ -205,3 +335,84 @@ def _components() -> list[Any]:
     from labkit.release.sbom import environment_components
 
     return environment_components(_dists())
+
+
+def _evidence_fields() -> dict[str, Any]:
+    return dict(
+        model="tiny",
+        weights_sha256="a" * 64,
+        clean_accuracy=0.9,
+        robust_accuracy={"linf:0.1:200": 0.5},
+        membership={"auc_minus_half": 0.01},
+        extraction_queries=500,
+        extraction_fidelity={"500": 0.7},
+        extraction_target=0.65,
+    )
+
+
+def _evidence() -> Any:
+    from labkit.release.evidence import Evidence
+
+    return Evidence(**_evidence_fields())
+
+
+def _evidence_text() -> str:
+    import json
+
+    return json.dumps({"format": "labkit-release-evidence/1", "models": {"tiny": _evidence_fields()}})
+
+
+def _requirement() -> Any:
+    from labkit.threats.requirements import ArtifactSigned
+
+    return ArtifactSigned("SR-3", text="signed", mitigates="supply_chain")
+
+
+def _candidate() -> Any:
+    from labkit.release.model_signature import SignatureCheck
+    from labkit.release.release_gate import Candidate
+
+    return Candidate("tiny", "a" * 64, signature=SignatureCheck(True, ""))
+
+
+def _measurement() -> Any:
+    from labkit.release.release_gate import Measurement
+
+    return Measurement(True, "verified")
+
+
+def _verdict() -> Any:
+    from labkit.release.release_gate import Verdict
+
+    return Verdict("SR-3", "artifact_signed", True, "verified")
+
+
+def _scan() -> Any:
+    from labkit.release.gates import GateRun
+
+    return GateRun(0, 1, 0, "labkit: files scanned by content: 1; flagged: 0; not scanned: 0")
+
+
+def _card() -> Any:
+    from labkit.release.modelcard import build_model_card
+
+    return build_model_card(
+        "tiny",
+        description="a model",
+        evidence=_evidence(),
+        scan=_scan(),
+        signature=None,
+        verdicts=[_verdict()],
+    )
+
+
+def _dataset_entry() -> Any:
+    from labkit.release.aibom import DatasetEntry
+
+    return DatasetEntry("data", _safetensors(), "MIT")
+
+
+def _model_entry() -> Any:
+    from labkit.release.aibom import ModelEntry
+
+    return ModelEntry("tiny", "1", _safetensors(), "MIT", "data", _card())
