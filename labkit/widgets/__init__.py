@@ -12,3 +12,6 @@ __all__ += ["QuizQuestion", "catalogue_quiz", "grade", "quiz"]
 from labkit.widgets.alerts import ThresholdPoint, render_threshold, threshold_curve, threshold_explorer  # noqa: E402
 
 __all__ += ["ThresholdPoint", "render_threshold", "threshold_curve", "threshold_explorer"]
+from labkit.widgets.rule_tuner import RuleView, rule_tuner, tune_rule  # noqa: E402
+
+__all__ += ["RuleView", "rule_tuner", "tune_rule"]
