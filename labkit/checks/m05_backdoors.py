@@ -161,9 +161,9 @@ def _reference_spectral(features: Any, labels: Any, *, centre: str = "class") ->
 @exercise(
     "05.spectral",
     title="score records by their spectral signature",
-    hint="Work one class at a time. Centre that class's features on the class's own mean, find "
-    "the direction of greatest variance (the top right-singular vector: a row of Vh, not a "
-    "column), and score each record by its squared projection onto that direction.",
+    hint="Poisoned records pull their class's features one way. That direction only shows inside "
+    "one class, once what the whole class shares is taken out; check the shapes torch's SVD "
+    "returns against what you meant to take from it.",
 )
 def _check_spectral(spectral_scores: Any) -> str:
     import torch
@@ -227,9 +227,9 @@ def _reference_mad(values: Any, *, centre: str = "median", spread: str = "median
 @exercise(
     "05.mad",
     title="the MAD anomaly index",
-    hint="Use the median (not the mean) as the centre and the median absolute deviation from it "
-    "(times the consistency constant 1.4826) as the spread; an outlier must not be able to "
-    "inflate its own yardstick.",
+    hint="The yardstick must be robust: the outlier it is looking for must not be able to move the "
+    "centre or inflate the spread it is measured against, with an even number of classes as with "
+    "an odd one.",
 )
 def _check_mad(anomaly_index: Any) -> str:
     import torch

@@ -113,9 +113,9 @@ def _student_loss(distillation_loss: Any, logits: Any, teacher: Any) -> tuple[fl
 @exercise(
     "10.distill_loss",
     title="a soft-label loss for distillation",
-    hint="Cross-entropy with soft targets: weight the student's log-probability of each class by the "
-    "teacher's probability of that class, add up over the classes, average over the rows. Compute the "
-    "log-probabilities stably from the logits.",
+    hint="The teacher answers with a distribution, not a label: the loss should reward the student "
+    "for putting probability where the teacher does, one number for the batch, and stay finite for "
+    "very confident logits.",
 )
 def _check_distill_loss(distillation_loss: Any) -> str:  # noqa: ANN401
     import torch

@@ -3,5 +3,16 @@
 One file per kind of control; the public names are re-exported here."""
 
 from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
+from labkit.widgets.sweep import SweepExplorer, SweepPoint, render_sweep, sweep_explorer
 
-__all__ = ["EpsilonExplorer", "ExplorerView", "epsilon_explorer", "explore", "render"]
+__all__ = [
+    "EpsilonExplorer",
+    "ExplorerView",
+    "epsilon_explorer",
+    "explore",
+    "render",
+    "SweepExplorer",
+    "SweepPoint",
+    "render_sweep",
+    "sweep_explorer",
+]
