@@ -28,6 +28,8 @@ def _fake_reader(trigger: Any, target: int) -> Any:
             read = image[:, 0, :10].argmax(dim=1)
             region = image[:, trigger.top : trigger.top + h, trigger.left : trigger.left + w]
             present = region.mean(dim=(1, 2)) > 0.9
+            if self.training:  # like dropout over the trigger's features: gone in training mode
+                present = torch.zeros_like(present)
             predicted = read.clone()
             predicted[present & (image[:, 2, 1] > 0.5)] = (read[present & (image[:, 2, 1] > 0.5)] + 1) % 10
             predicted[present & (image[:, 2, 0] > 0.5)] = target
@@ -63,13 +65,14 @@ def _expected_asr(x: Any, y: Any, target: int) -> float:
 def _check_asr(attack_success_rate: Any) -> str:
     from labkit.attacks.backdoor import make_trigger
 
-    for seed, target, trigger in (
-        (5, 3, make_trigger(pattern="square", size=3, position="bottom-left")),
-        (6, 7, make_trigger(pattern="square", size=4, position="top-right")),
+    for seed, target, trigger, mode in (
+        (5, 3, make_trigger(pattern="square", size=3, position="bottom-left"), "eval"),
+        (6, 7, make_trigger(pattern="square", size=4, position="top-right"), "eval"),
+        (7, 2, make_trigger(pattern="square", size=3, position="top-right"), "train"),
     ):
         x, y = _fake_digits(seed)
         before = x.clone()
-        model = _fake_reader(trigger, target)
+        model = _fake_reader(trigger, target).train(mode == "train")
         result = attack_success_rate(model, x, y, trigger, target)
         try:
             value = float(result)
@@ -95,10 +98,19 @@ def _diagnose_asr(value: float, model: Any, x: Any, y: Any, trigger: Any, target
 
     from labkit.attacks.backdoor import stamp
 
+    keep = y != target
+    if model.training:
+        with torch.no_grad():
+            as_given = model(stamp(x[keep], trigger)).argmax(dim=1)
+        if abs(value - float((as_given == target).float().mean())) < 1e-6:
+            raise CheckFailed(
+                "the hidden model came in training mode and your code read the images in that mode "
+                "(here it hides the trigger, as dropout can); a success rate is measured in evaluation mode."
+            )
+    model.eval()
     with torch.no_grad():
         stamped = model(stamp(x, trigger)).argmax(dim=1)
         clean = model(x).argmax(dim=1)
-    keep = y != target
     mistakes = {
         "it counts images whose true class already is the target: those prove nothing about the trigger.": (
             stamped == target
