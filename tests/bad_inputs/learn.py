@@ -44,7 +44,12 @@ def cases() -> dict[str, Entry]:
             ),
             {
                 "target_logits": [Bad("nan", _nan_pixel)],
-                "reference_logits": [[], 3, [torch.randn(3, 10)], [torch.full((4, 10), float("nan"))]],
+                "reference_logits": [
+                    [],
+                    3,
+                    Bad("wrong-shape", lambda r: [torch.zeros(3, 10)]),
+                    Bad("nan", lambda r: [torch.full((4, 10), float("nan"))]),
+                ],
                 "labels": LABELS,
             },
         ),
