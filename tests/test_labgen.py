@@ -5,7 +5,14 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from labkit.course.labgen import NOTICE_ID, LabGenerationError, build_labs, generate_lab, stub_source
+from labkit.course.labgen import (
+    NOTICE_ID,
+    LabGenerationError,
+    build_labs,
+    generate_lab,
+    metadata_problems,
+    stub_source,
+)
 
 SOLUTION_CELL = """def f(x):
     \"\"\"Doc.\"\"\"
@@ -42,8 +49,9 @@ def test_regions_become_stubs_at_their_indentation():
 
 def test_generated_lab_clears_outputs_and_says_it_is_generated():
     lab = generate_lab(_notebook(SOLUTION_CELL, "print(2)"), source_name="01_x.ipynb")
-    assert lab.cells[0].id == NOTICE_ID and "Generated lab" in lab.cells[0].source
-    assert "solutions/01_x.ipynb" in lab.cells[0].source
+    assert lab.cells[0].id == NOTICE_ID and "Generated from `solutions/01_x.ipynb`" in lab.cells[0].source
+    assert "git checkout labs/01_x.ipynb" in lab.cells[0].source and "do not edit" not in lab.cells[0].source
+    assert metadata_problems(lab) == []
     code = [c for c in lab.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code)
     assert "x + 1" not in nbformat.writes(lab) and "secret 42" not in nbformat.writes(lab)

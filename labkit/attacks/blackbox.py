@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from labkit import validate as v
 from labkit.attacks.evasion import Attack, as_foolbox, check_images, foolbox, resolve_attack
@@ -135,6 +136,7 @@ class _AttackerLog(nn.Module):
         self.best_inputs = originals.clone()
         self.history: list[torch.Tensor] = []  # best L2 per image after each call
         self.device = torch.device("cpu")
+        self.bar: Any = None  # a tqdm bar counting calls (queries per image), if any
 
     def _apply(self, fn: Any, recurse: bool = True) -> _AttackerLog:  # noqa: ANN401 - follows .to()
         self.device = fn(torch.empty(0)).device
@@ -155,6 +157,8 @@ class _AttackerLog(nn.Module):
         self.best = torch.where(better, distance, self.best)
         self.best_inputs[better] = x.detach().cpu()[better]
         self.history.append(self.best.clone())
+        if self.bar is not None:
+            self.bar.update(1)
         return out
 
 
@@ -230,6 +234,7 @@ def budget_curve(
     epsilon: float = 2.0,
     policy: str = "label",
     device: torch.device | None = None,
+    progress: bool = True,
 ) -> tuple[BudgetCurve, torch.Tensor]:
     """Run a decision-based foolbox attack through a BlackBoxModel with a budget of max(budgets)
     queries per image, and read off success rate (best L2 <= epsilon) and median L2 at each budget.
@@ -237,7 +242,8 @@ def budget_curve(
     The attack starts from the nearest image of another class in the batch (foolbox's noise start
     fails on some digits), so the batch needs several classes; every image must be classified
     correctly to begin with. Returns the curve and the best adversarial inputs found within the budget
-    (an image with no adversarial found keeps its clean input and an infinite L2).
+    (an image with no adversarial found keeps its clean input and an infinite L2). `progress` shows
+    a bar of the queries spent per image (foolbox's own attacks report no progress).
     Threat model: black-box, label-only by default; each image costs one query per candidate.
     """
     from labkit.training import predict_logits
@@ -267,11 +273,18 @@ def budget_curve(
     log = _AttackerLog(box, x, y)
     fmodel = as_foolbox(log, device=device)
     criterion = foolbox().criteria.Misclassification(y.to(device))
-    try:
-        starts = _starting_points(log, x, y)
-        resolve_attack(attack).run(fmodel, x.to(device), criterion, starting_points=starts.to(device))
-    except QueryBudgetExceeded:
-        pass  # the budget ended the attack; the attacker keeps what it has seen so far
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, not {progress!r}.")
+    name = type(attack).__name__ if not isinstance(attack, str) else attack
+    with tqdm(total=per_image, desc=f"{name}: queries per image", disable=not progress, leave=False) as bar:
+        log.bar = bar
+        try:
+            starts = _starting_points(log, x, y)
+            resolve_attack(attack).run(fmodel, x.to(device), criterion, starting_points=starts.to(device))
+        except QueryBudgetExceeded:
+            pass  # the budget ended the attack; the attacker keeps what it has seen so far
+        finally:
+            log.bar = None
     history = torch.stack(log.history) if log.history else torch.full((1, len(x)), math.inf)
     successes, medians = [], []
     for budget in budgets:

@@ -47,6 +47,28 @@ def log_odds(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return true - torch.logsumexp(others, dim=1)
 
 
+def calibrated_scores(
+    target_logits: torch.Tensor, reference_logits: list[torch.Tensor], labels: torch.Tensor
+) -> torch.Tensor:
+    """Difficulty-calibrated score per record (Watson et al., 2022; the offline form of Carlini et al.'s
+    LiRA): the target model's log-odds on the true label minus the mean log-odds that reference models,
+    trained by the attacker without the record, give it. High = fits better than a model that never
+    saw it. Threat model: the loss attack's, plus population data to train the reference models."""
+    if not isinstance(reference_logits, (list, tuple)) or not reference_logits:
+        raise ValueError("reference_logits must be a non-empty list of N x C logit tensors (one per model).")
+    v.tensor("target_logits", target_logits, ndim=2, floating=True)
+    target = log_odds(target_logits, labels)
+    for k, logits in enumerate(reference_logits):
+        v.tensor(f"reference_logits[{k}]", logits, ndim=2, floating=True)
+        if logits.shape != target_logits.shape:
+            raise ValueError(
+                f"reference_logits[{k}] has shape {tuple(logits.shape)}; expected the target's "
+                f"{tuple(target_logits.shape)}."
+            )
+    reference = torch.stack([log_odds(logits, labels) for logits in reference_logits]).mean(dim=0)
+    return target - reference
+
+
 def _as_numpy(scores: Any, name: str) -> np.ndarray:  # noqa: ANN401 - tensors, arrays or lists
     try:
         array = (

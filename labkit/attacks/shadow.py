@@ -6,6 +6,7 @@ the training recipe, so it can train look-alike models whose membership it knows
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,8 @@ RECIPES: dict[str, Recipe] = {
     "overfit": Recipe(hidden=(128, 128), steps=300, lr=3e-3),
     # small, dropout, weight decay, stopped early
     "regularised": Recipe(hidden=(32,), steps=60, lr=1e-2, weight_decay=1e-2, dropout=0.3),
+    # a digit reader trained on a few hundred images, long after the training loss is zero: it leaks
+    "small_data": Recipe(hidden=(128,), steps=300, lr=1e-3),
 }
 
 
@@ -56,6 +59,69 @@ def _recipe(recipe: str | Recipe) -> Recipe:
     if not isinstance(recipe, str) or recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {', '.join(RECIPES)} or a Recipe, not {recipe!r}.")
     return RECIPES[recipe]
+
+
+def mlp(*, in_features: int, hidden: tuple[int, ...], num_classes: int, dropout: float = 0.0) -> nn.Module:
+    """A plain MLP over flattened inputs: in_features -> hidden... -> num_classes logits."""
+    in_features = v.positive_int("in_features", in_features)
+    num_classes = v.integer("num_classes", num_classes, low=2)
+    if not isinstance(hidden, tuple):
+        raise TypeError(f"hidden must be a tuple of layer widths, not {hidden!r}.")
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = in_features
+    for size in hidden:
+        layers += [nn.Linear(width, v.positive_int("hidden", size)), nn.ReLU()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = size
+    return nn.Sequential(*layers, nn.Linear(width, num_classes))
+
+
+def _check_masks(x: torch.Tensor, masks: torch.Tensor) -> None:
+    v.tensor("masks", masks, ndim=2)
+    if masks.dtype != torch.bool:
+        raise TypeError(f"masks must be a bool tensor (K x N), not dtype {masks.dtype}.")
+    if masks.shape[1] != len(x):
+        raise ValueError(f"masks must be K x N with N = len(x) = {len(x)}; got masks {tuple(masks.shape)}.")
+    if not bool(masks.any(dim=1).all()):
+        raise ValueError("every model needs at least one training row: a row of masks is all False.")
+
+
+def _train_batched(
+    models: Sequence[nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    masks: torch.Tensor,
+    plan: Recipe,
+    progress: bool,
+) -> None:
+    """Train models[k] on the rows masks[k] of (x, y), all at once with torch.func.vmap (full-batch Adam)."""
+    import copy
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    weights = masks.float() / masks.float().sum(dim=1, keepdim=True)
+
+    def one(p: dict, b: dict, xs: torch.Tensor) -> torch.Tensor:
+        return functional_call(base, (p, b), (xs,))
+
+    batched = vmap(one, in_dims=(0, 0, None), randomness="different")
+    optimiser = torch.optim.Adam(params.values(), lr=plan.lr, weight_decay=plan.weight_decay)
+    base.train()
+    steps = tqdm(range(plan.steps), desc=f"training {len(models)} models", disable=not progress, leave=False)
+    for _ in steps:
+        logits = batched(params, buffers, x)  # K x N x C
+        losses = nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.repeat(len(masks)), reduction="none"
+        ).view(len(masks), -1)
+        optimiser.zero_grad()
+        (losses * weights).sum().backward()
+        optimiser.step()
+    for k, model in enumerate(models):
+        model.load_state_dict({name: value[k].detach().clone() for name, value in params.items()})
+        model.eval()
 
 
 def train_clinic_models(
@@ -70,17 +136,9 @@ def train_clinic_models(
     """Train one ClinicMLP per row of `masks` (K x N booleans: which rows of x each model trains on),
     all at once with torch.func.vmap; returns the K models in eval mode. Runs on the CPU: models this
     small train faster there than on a GPU."""
-    from torch.func import functional_call, stack_module_state, vmap
-
     v.tensor("x", x, ndim=2, floating=True)
     v.labels("y", y, n=len(x), num_classes=2)
-    v.tensor("masks", masks, ndim=2)
-    if masks.dtype != torch.bool:
-        raise TypeError(f"masks must be a bool tensor (K x N), not dtype {masks.dtype}.")
-    if masks.shape[1] != len(x):
-        raise ValueError(f"masks must be K x N with N = len(x) = {len(x)}; got masks {tuple(masks.shape)}.")
-    if not bool(masks.any(dim=1).all()):
-        raise ValueError("every model needs at least one training row: a row of masks is all False.")
+    _check_masks(x, masks)
     plan = _recipe(recipe)
     x, y, masks = x.detach().cpu(), y.cpu(), masks.cpu()
     generator = torch.Generator().manual_seed(seed)
@@ -88,28 +146,58 @@ def train_clinic_models(
     for _ in range(len(masks)):
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
         models.append(ClinicMLP(in_features=x.shape[1], hidden=plan.hidden, dropout=plan.dropout))
-    params, buffers = stack_module_state(models)
-    base = ClinicMLP(in_features=x.shape[1], hidden=plan.hidden, dropout=plan.dropout).to("meta")
-    weights = masks.float() / masks.float().sum(dim=1, keepdim=True)
-
-    def one(p: dict, b: dict, xs: torch.Tensor) -> torch.Tensor:
-        return functional_call(base, (p, b), (xs,))
-
-    batched = vmap(one, in_dims=(0, 0, None), randomness="different")
-    optimiser = torch.optim.Adam(params.values(), lr=plan.lr, weight_decay=plan.weight_decay)
-    base.train()
-    for _ in tqdm(range(plan.steps), desc="training", disable=not progress, leave=False):
-        logits = batched(params, buffers, x)  # K x N x 2
-        losses = nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y.repeat(len(masks)), reduction="none"
-        ).view(len(masks), -1)
-        optimiser.zero_grad()
-        (losses * weights).sum().backward()
-        optimiser.step()
-    for k, model in enumerate(models):
-        model.load_state_dict({name: value[k].detach().clone() for name, value in params.items()})
-        model.eval()
+    _train_batched(models, x, y, masks, plan, progress)
     return models
+
+
+def train_mlps(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    masks: torch.Tensor,
+    *,
+    num_classes: int,
+    recipe: str | Recipe = "small_data",
+    seed: int = 0,
+    progress: bool = False,
+) -> list[nn.Module]:
+    """Train one `mlp` per row of `masks` (K x N booleans: which rows of x each model trains on) on
+    flattened inputs, full-batch Adam, one after the other (each sees only its own rows); returns the
+    K models in eval mode (on the CPU)."""
+    v.tensor("x", x, floating=True)
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be a non-empty batch (N x ...), got shape {tuple(x.shape)}.")
+    num_classes = v.integer("num_classes", num_classes, low=2)
+    v.labels("y", y, n=len(x), num_classes=num_classes)
+    _check_masks(x, masks)
+    plan = _recipe(recipe)
+    seed = v.integer("seed", seed)
+    x, y, masks = x.detach().cpu().flatten(1), y.cpu(), masks.cpu()
+    generator = torch.Generator().manual_seed(seed)
+    models = []
+    for mask in tqdm(masks, desc=f"training {len(masks)} model(s)", disable=not progress, leave=False):
+        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+        model = mlp(in_features=x.shape[1], hidden=plan.hidden, num_classes=num_classes, dropout=plan.dropout)
+        optimiser = torch.optim.Adam(model.parameters(), lr=plan.lr, weight_decay=plan.weight_decay)
+        rows_x, rows_y = x[mask], y[mask]  # full batch: a few hundred rows
+        model.train()
+        for _ in range(plan.steps):
+            optimiser.zero_grad()
+            nn.functional.cross_entropy(model(rows_x), rows_y).backward()
+            optimiser.step()
+        models.append(model.eval())
+    return models
+
+
+def random_halves(n: int, *, count: int, size: int | None = None, seed: int = 0) -> torch.Tensor:
+    """`count` x n booleans, each row a random subset of `size` rows (half of n by default)."""
+    n = v.integer("n", n, low=2)
+    count = v.positive_int("count", count)
+    size = v.integer("size", n // 2 if size is None else size, low=1, high=n - 1)
+    generator = torch.Generator().manual_seed(v.integer("seed", seed))
+    masks = torch.zeros(count, n, dtype=torch.bool)
+    for k in range(count):
+        masks[k, torch.randperm(n, generator=generator)[:size]] = True
+    return masks
 
 
 def train_clinic_variant(
@@ -168,10 +256,7 @@ def fit_shadow_attack(
     x_pool, y_pool = x_pool.detach().cpu(), y_pool.cpu()
     size = len(x_pool) // 2 if train_size is None else train_size
     size = v.integer("train_size", size, low=1, high=len(x_pool) - 1)
-    generator = torch.Generator().manual_seed(seed)
-    masks = torch.zeros(n_shadows, len(x_pool), dtype=torch.bool)
-    for k in range(n_shadows):
-        masks[k, torch.randperm(len(x_pool), generator=generator)[:size]] = True
+    masks = random_halves(len(x_pool), count=n_shadows, size=size, seed=seed)
     shadows = train_clinic_models(x_pool, y_pool, masks, recipe=recipe, seed=seed + 1)
     features, answers = [], []
     with torch.no_grad():

@@ -142,9 +142,8 @@ def _diff_case(diff: Any, reference: dict, current: dict, expected: tuple, case:
 @exercise(
     "04.provenance_diff",
     title="diff two per-record manifests",
-    hint="A manifest maps record id -> hash. Look each id up in the other manifest (not by position): "
-    "present in both with another hash = altered; only in the current one = injected; only in the "
-    "reference = removed. Two records can share a hash.",
+    hint="A manifest is keyed by record id and the order of its records means nothing; two records "
+    "can share a hash. The message above says which of the three lists is off.",
 )
 def _check_diff(diff: Any) -> str:
     ids = [f"chq-{i:04d}" for i in range(30)]

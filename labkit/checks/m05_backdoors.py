@@ -28,6 +28,8 @@ def _fake_reader(trigger: Any, target: int) -> Any:
             read = image[:, 0, :10].argmax(dim=1)
             region = image[:, trigger.top : trigger.top + h, trigger.left : trigger.left + w]
             present = region.mean(dim=(1, 2)) > 0.9
+            if self.training:  # like dropout over the trigger's features: gone in training mode
+                present = torch.zeros_like(present)
             predicted = read.clone()
             predicted[present & (image[:, 2, 1] > 0.5)] = (read[present & (image[:, 2, 1] > 0.5)] + 1) % 10
             predicted[present & (image[:, 2, 0] > 0.5)] = target
@@ -63,13 +65,14 @@ def _expected_asr(x: Any, y: Any, target: int) -> float:
 def _check_asr(attack_success_rate: Any) -> str:
     from labkit.attacks.backdoor import make_trigger
 
-    for seed, target, trigger in (
-        (5, 3, make_trigger(pattern="square", size=3, position="bottom-left")),
-        (6, 7, make_trigger(pattern="square", size=4, position="top-right")),
+    for seed, target, trigger, mode in (
+        (5, 3, make_trigger(pattern="square", size=3, position="bottom-left"), "eval"),
+        (6, 7, make_trigger(pattern="square", size=4, position="top-right"), "eval"),
+        (7, 2, make_trigger(pattern="square", size=3, position="top-right"), "train"),
     ):
         x, y = _fake_digits(seed)
         before = x.clone()
-        model = _fake_reader(trigger, target)
+        model = _fake_reader(trigger, target).train(mode == "train")
         result = attack_success_rate(model, x, y, trigger, target)
         try:
             value = float(result)
@@ -95,10 +98,19 @@ def _diagnose_asr(value: float, model: Any, x: Any, y: Any, trigger: Any, target
 
     from labkit.attacks.backdoor import stamp
 
+    keep = y != target
+    if model.training:
+        with torch.no_grad():
+            as_given = model(stamp(x[keep], trigger)).argmax(dim=1)
+        if abs(value - float((as_given == target).float().mean())) < 1e-6:
+            raise CheckFailed(
+                "the hidden model came in training mode and your code read the images in that mode "
+                "(here it hides the trigger, as dropout can); a success rate is measured in evaluation mode."
+            )
+    model.eval()
     with torch.no_grad():
         stamped = model(stamp(x, trigger)).argmax(dim=1)
         clean = model(x).argmax(dim=1)
-    keep = y != target
     mistakes = {
         "it counts images whose true class already is the target: those prove nothing about the trigger.": (
             stamped == target
@@ -161,9 +173,9 @@ def _reference_spectral(features: Any, labels: Any, *, centre: str = "class") ->
 @exercise(
     "05.spectral",
     title="score records by their spectral signature",
-    hint="Work one class at a time. Centre that class's features on the class's own mean, find "
-    "the direction of greatest variance (the top right-singular vector: a row of Vh, not a "
-    "column), and score each record by its squared projection onto that direction.",
+    hint="Poisoned records pull their class's features one way. That direction only shows inside "
+    "one class, once what the whole class shares is taken out; check the shapes torch's SVD "
+    "returns against what you meant to take from it.",
 )
 def _check_spectral(spectral_scores: Any) -> str:
     import torch
@@ -227,9 +239,9 @@ def _reference_mad(values: Any, *, centre: str = "median", spread: str = "median
 @exercise(
     "05.mad",
     title="the MAD anomaly index",
-    hint="Use the median (not the mean) as the centre and the median absolute deviation from it "
-    "(times the consistency constant 1.4826) as the spread; an outlier must not be able to "
-    "inflate its own yardstick.",
+    hint="The yardstick must be robust: the outlier it is looking for must not be able to move the "
+    "centre or inflate the spread it is measured against, with an even number of classes as with "
+    "an odd one.",
 )
 def _check_mad(anomaly_index: Any) -> str:
     import torch

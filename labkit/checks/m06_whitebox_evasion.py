@@ -58,9 +58,9 @@ def _call(attack: Any, model: Any, x: Any, y: Any, epsilon: float, **kwargs: Any
 @exercise(
     "06.fgsm",
     title="FGSM by hand",
-    hint="One gradient of the classification loss with respect to the *input* (not the weights). "
-    "Move every pixel by the full budget epsilon in the direction that increases the loss, keep the "
-    "result a valid image, and leave x and the model's mode as you found them.",
+    hint="FGSM takes one step that spends the whole L-inf budget. Ask which gradient says how the "
+    "loss changes with the pixels, whether every pixel really moves by epsilon, whether the result "
+    "is still an image, and whether x and the model are as you found them.",
 )
 def _check_fgsm(fgsm: Any) -> str:
     from labkit.attacks.evasion import as_foolbox, foolbox
@@ -118,9 +118,8 @@ def _diagnose_steps(seen: list, x: Any, step_size: float) -> None:
 @exercise(
     "06.pgd",
     title="PGD by hand",
-    hint="Each of the `steps` steps is a small FGSM (of size step_size, not epsilon) from where the "
-    "previous one ended; after every step the image must again be a valid image within epsilon of "
-    "the ORIGINAL x. A random start inside the ball helps.",
+    hint="PGD repeats small steps from where the last one ended. After each one ask: is this still "
+    "inside the epsilon ball around the image I was given, and still a valid image?",
 )
 def _check_pgd(pgd: Any) -> str:
     import torch

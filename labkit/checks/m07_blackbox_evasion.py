@@ -40,9 +40,9 @@ def _first_crossing(model: Any, x: Any, x_start: Any, y: Any) -> Any:
 @exercise(
     "07.boundary_search",
     title="find the decision boundary with few queries",
-    hint="Keep a bracket on the line from the clean image (alpha=0, labelled y) to the starting "
-    "point (alpha=1, misclassified). Every query should halve it, with all images' midpoints sent in "
-    "one call per step. Return the end of the bracket that is still misclassified.",
+    hint="A binary search on the line between the clean image and the starting point: ask what each "
+    "answer from the model says about which half to keep, which end is sure to be misclassified, "
+    "and how many calls the budget allows.",
 )
 def _check_boundary_search(boundary_search: Any) -> str:
     import torch

@@ -113,9 +113,9 @@ def _student_loss(distillation_loss: Any, logits: Any, teacher: Any) -> tuple[fl
 @exercise(
     "10.distill_loss",
     title="a soft-label loss for distillation",
-    hint="Cross-entropy with soft targets: weight the student's log-probability of each class by the "
-    "teacher's probability of that class, add up over the classes, average over the rows. Compute the "
-    "log-probabilities stably from the logits.",
+    hint="The teacher answers with a distribution, not a label: the loss should reward the student "
+    "for putting probability where the teacher does, one number for the batch, and stay finite for "
+    "very confident logits.",
 )
 def _check_distill_loss(distillation_loss: Any) -> str:  # noqa: ANN401
     import torch
@@ -160,3 +160,132 @@ def reference_fidelity(surrogate: Any, target: Any, x: Any, y: Any) -> tuple[flo
     with torch.no_grad():
         copy, original = surrogate(x).argmax(dim=1), target(x).argmax(dim=1)
     return float((copy == original).float().mean()), float((copy == y).float().mean())
+
+
+def reference_train_copy(
+    model: Any,  # noqa: ANN401
+    queries: Any,  # noqa: ANN401
+    answers: Any,  # noqa: ANN401
+    loss_fn: Any,  # noqa: ANN401
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> Any:  # noqa: ANN401
+    """labkit's version of exercise 10.train_copy: train_model's loop on the CPU (the fallback)."""
+    import torch
+
+    from labkit.training import loss_objective, train_model
+
+    train_model(
+        model,
+        queries,
+        answers,
+        objective=loss_objective(loss_fn),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=torch.device("cpu"),
+        progress=False,
+    )
+    return model.eval()
+
+
+def _variant(kind: str) -> Any:  # noqa: ANN401
+    """A training loop with one known mistake, to recognise it in a learner's result."""
+    import torch
+
+    from labkit.training import shuffled_batches
+
+    def train(
+        model: Any,
+        queries: Any,
+        answers: Any,
+        loss_fn: Any,
+        *,
+        epochs: int,
+        batch_size: int,
+        lr: float,
+        seed: int,
+    ) -> Any:  # noqa: ANN401, E501
+        generator = torch.Generator().manual_seed(seed)
+        optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+        if kind != "no train mode":
+            model.train()
+        for _ in range(1 if kind == "one epoch" else epochs):
+            if kind == "same order":
+                generator = torch.Generator().manual_seed(seed)
+            for xb, yb in shuffled_batches(queries, answers, batch_size=batch_size, generator=generator):
+                if kind == "drops last" and len(xb) < batch_size:
+                    continue
+                if kind != "no zero_grad":
+                    optimiser.zero_grad()
+                loss_fn(model(xb), yb).backward()
+                optimiser.step()
+        return model.eval()
+
+    return train
+
+
+@exercise(
+    "10.train_copy",
+    title="the extraction training loop",
+    hint="Compare your loop with the description above it, one line at a time: what happens to the "
+    "gradients between batches, to the order of the batches between epochs, to a last batch that is "
+    "smaller, and to the model's mode before and after.",
+)
+def _check_train_copy(train_copy: Any) -> str:  # noqa: ANN401
+    import torch
+    from torch import nn
+
+    from labkit.attacks.surrogate import soft_cross_entropy
+
+    generator = torch.Generator().manual_seed(2020)
+    queries = torch.rand(10, 1, 2, 2, generator=generator)
+    answers = torch.softmax(3 * torch.randn(10, 3, generator=generator), dim=1)
+    settings = dict(epochs=3, batch_size=4, lr=0.05, seed=7)  # 10 rows: the last batch holds 2
+
+    def fresh() -> Any:  # noqa: ANN401
+        torch.manual_seed(11)
+        return nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.Dropout(0.3), nn.Linear(8, 3)).eval()
+
+    def weights(model: Any) -> torch.Tensor:  # noqa: ANN401
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    def run(fn: Any) -> tuple[Any, torch.Tensor]:  # noqa: ANN401
+        model = fresh()
+        torch.manual_seed(3)  # dropout draws from the global generator
+        result = fn(model, queries.clone(), answers.clone(), soft_cross_entropy, **settings)
+        return result, weights(model)
+
+    result, got = run(train_copy)
+    if result is None:
+        raise CheckFailed("it returned None: is a `return` missing?")
+    if not isinstance(result, nn.Module):
+        raise CheckFailed(f"it should return the trained model, got {type(result).__name__}.")
+    _, expected = run(reference_train_copy)
+    if torch.equal(got, weights(fresh())):
+        raise CheckFailed("the weights did not change: is the optimiser stepping on the model's parameters?")
+    if not torch.allclose(got, expected, atol=1e-5):
+        diagnoses = {
+            "no zero_grad": "gradients pile up from batch to batch: each step uses the sum of all earlier "
+            "batches' gradients.",
+            "one epoch": "it trains for one epoch only; `epochs` is ignored.",
+            "same order": "every epoch sees the batches in the same order: the generator is created "
+            "again each epoch instead of once.",
+            "drops last": "the last, smaller batch of each epoch is skipped.",
+            "no train mode": "the model is trained in evaluation mode (dropout off): put it in training "
+            "mode first.",
+        }
+        for kind, message in diagnoses.items():
+            if torch.allclose(got, run(_variant(kind))[1], atol=1e-5):
+                raise CheckFailed(message)
+        raise CheckFailed(
+            "the trained weights differ from the described loop's (same seed, same batches): check the "
+            "optimiser, its learning rate and the loss you call."
+        )
+    if result.training:
+        raise CheckFailed("the returned model is still in training mode: a copy is used in eval mode.")
+    return "Your loop trains exactly like labkit's: same batches, same steps, same weights."

@@ -86,9 +86,8 @@ def _diagnose_tpr(name: str, got: float, members: Any, nonmembers: Any, max_fpr:
 @exercise(
     "11.tpr_at_fpr",
     title="true-positive rate at a fixed false-positive rate",
-    hint="Pick the threshold from the non-members' scores: flagging a record means score above the "
-    "threshold, and no more than max_fpr of the non-members may be flagged. Then report the share "
-    "of members above that threshold.",
+    hint="The false-positive rate is a promise about non-members, and the threshold must keep it, "
+    "ties and small sets included; only then count the members.",
 )
 def _check_tpr_at_fpr(tpr_at_fpr: Any) -> str:  # noqa: ANN401
     import numpy as np
@@ -128,3 +127,89 @@ def _check_tpr_at_fpr(tpr_at_fpr: Any) -> str:  # noqa: ANN401
                 f"rate of at most {max_fpr:.0%}."
             )
     return "Correct on every hidden case, including ties and small non-member sets."
+
+
+@exercise(
+    "11.calibrated",
+    title="calibrate each record against reference models",
+    hint="Each record has its own difficulty: compare how well the target fits it with how well "
+    "models that never saw it fit it, record by record, on the log-odds scale the reference "
+    "implementation uses.",
+)
+def _check_calibrated(calibrated_scores: Any) -> str:  # noqa: ANN401
+    import torch
+
+    from labkit.attacks.membership import calibrated_scores as reference
+    from labkit.attacks.membership import log_odds
+
+    generator = torch.Generator().manual_seed(1111)
+    n, classes = 40, 10
+    labels = torch.randint(0, classes, (n,), generator=generator)
+    target = torch.randn(n, classes, generator=generator) * 3
+    target[0, labels[0]] = 40.0  # a record the target fits almost perfectly: probabilities saturate
+    target[1, labels[1]] = 38.0
+    references = [torch.randn(n, classes, generator=generator) * 3 for _ in range(3)]
+    references[1][1, labels[1]] = 30.0
+    for name, refs in (("three reference models", references), ("one reference model", references[:1])):
+        expected = reference(target, refs, labels)
+        answer = calibrated_scores(target.clone(), [r.clone() for r in refs], labels.clone())
+        if answer is None:
+            raise CheckFailed("it returned None: is a `return` missing?")
+        got = as_values(answer, n, expected=f"one score per record ({n} here)", returns="a tensor of scores")
+        if not torch.isfinite(got).all():
+            raise CheckFailed(f"[{name}] some scores are NaN or infinite.")
+        if torch.allclose(got, expected, atol=1e-6):
+            continue
+        own = log_odds(target, labels)
+        each = [log_odds(r, labels) for r in refs]
+        p_t = torch.softmax(target.double(), dim=1)[torch.arange(n), labels]
+        p_r = torch.stack([torch.softmax(r.double(), dim=1)[torch.arange(n), labels] for r in refs]).mean(0)
+        loss_t = torch.nn.functional.cross_entropy(target.double(), labels, reduction="none")
+        loss_r = torch.stack(
+            [torch.nn.functional.cross_entropy(r.double(), labels, reduction="none") for r in refs]
+        ).mean(0)
+        diagnoses = [
+            (own, "the scores ignore the reference models: that is the uncalibrated attack again."),
+            (
+                -expected,
+                "the sign is reversed: a record the target fits *better* than the references "
+                "should score *higher*.",
+            ),
+            (
+                own - torch.stack(each).sum(dim=0),
+                "the reference models' log-odds are added up, not "
+                "averaged: the score then depends on how many reference models there are.",
+            ),
+            (
+                p_t - p_r,
+                "it compares probabilities, which saturate near 1: a record fitted at 0.999999 "
+                "and one at 0.9 look almost alike. Work on the log-odds scale.",
+            ),
+            (
+                loss_r - loss_t,
+                "it compares losses; the exercise asks for the log-odds of the true label, "
+                "which keeps the other classes' share in view and does not flatten near zero.",
+            ),
+        ]
+        if len(refs) > 1:
+            diagnoses += [
+                (own - each[0], "only the first reference model is used: average over all of them."),
+                (
+                    own - each[-1],
+                    "only the last reference model counts: the average is overwritten "
+                    "inside the loop instead of accumulated.",
+                ),
+            ]
+        for value, message in diagnoses:
+            if torch.allclose(got, value.double(), atol=1e-6):
+                raise CheckFailed(f"[{name}] {message}")
+        if torch.allclose(got - got.mean(), expected - expected.mean(), atol=1e-6):
+            raise CheckFailed(
+                f"[{name}] the scores are off by a constant: subtract each record's own "
+                "reference average, nothing else."
+            )
+        raise CheckFailed(
+            f"[{name}] the scores differ from a record-by-record comparison with the reference models "
+            f"(largest difference {float((got - expected).abs().max()):.3g})."
+        )
+    return "Each record is judged against how hard it is for models that never saw it."

@@ -6,6 +6,7 @@ Every region between `### BEGIN SOLUTION` and `### END SOLUTION` in a code cell 
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import nbformat
@@ -16,6 +17,38 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = "raise NotImplementedError()"
 NOTICE_ID = "generated-lab-notice"
+
+# What JupyterLab writes for the course's kernel: a notebook that carries all of it is not marked
+# changed (and not rewritten by autosave) when it is opened. No "widgets" key: widget state is never saved.
+NOTEBOOK_METADATA: dict = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "file_extension": ".py",
+        "mimetype": "text/x-python",
+        "name": "python",
+        "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3",
+        "version": "3.11.7",
+    },
+}
+
+
+def metadata_problems(notebook: nbformat.NotebookNode) -> list[str]:
+    """What keeps a notebook from opening unchanged: missing or different kernel/language metadata,
+    saved widget state, outputs or execution counts. Empty when the notebook is clean."""
+    if not isinstance(notebook, nbformat.NotebookNode) or "cells" not in notebook:
+        raise TypeError(f"notebook must be a notebook read with nbformat, not {type(notebook).__name__}.")
+    problems = []
+    for key, expected in NOTEBOOK_METADATA.items():
+        if notebook.metadata.get(key) != expected:
+            problems.append(f"metadata.{key} is {notebook.metadata.get(key)!r}, expected {expected!r}")
+    if "widgets" in notebook.metadata:
+        problems.append("metadata.widgets holds saved widget state (reopening shows 'model not found')")
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+            problems.append(f"cell {index} has outputs or an execution count")
+    return problems
 
 
 class LabGenerationError(ValueError):
@@ -81,14 +114,39 @@ def generate_lab(solution: nbformat.NotebookNode, *, source_name: str) -> nbform
             )
         lab.cells.append(new)
     notice = nbformat.v4.new_markdown_cell(
-        f"> **Generated lab.** Made from `solutions/{source_name}` by `make labs`; do not edit "
-        f"it by hand. Each exercise reads `raise NotImplementedError()`: replace that line with "
-        f"your code, run the check cell below it, and read its message."
+        f"> **Your lab.** Generated from `solutions/{source_name}` by `make labs`: this copy is yours "
+        f"to edit. Each exercise reads `raise NotImplementedError()`: replace that line with your "
+        f"code, run the check cell below it, and read its message. To start over, "
+        f"`git checkout labs/{source_name}` restores this lab as shipped (`make labs` regenerates "
+        f"every lab and discards your edits)."
     )
     notice.id = NOTICE_ID
     lab.cells.insert(0, notice)
-    lab.metadata = {k: v for k, v in solution.metadata.items() if k in ("kernelspec", "language_info")}
+    lab.metadata = nbformat.from_dict(copy.deepcopy(NOTEBOOK_METADATA))
     return lab
+
+
+def normalise_notebook(path: Path) -> bool:
+    """Rewrite a solution notebook so it opens unchanged: NOTEBOOK_METADATA, no widget state, no
+    outputs or execution counts, a cell id on every cell, nbformat's layout. True if it changed."""
+    import uuid
+
+    if not isinstance(path, Path) or not path.is_file():
+        raise FileNotFoundError(f"path must be an existing notebook file, not {path!r}.")
+    before = path.read_text(encoding="utf-8")
+    notebook = nbformat.reads(before, as_version=4)
+    notebook.metadata = nbformat.from_dict(copy.deepcopy(NOTEBOOK_METADATA))
+    notebook.nbformat_minor = max(notebook.nbformat_minor, 5)
+    for cell in notebook.cells:
+        if "id" not in cell:
+            cell.id = uuid.uuid4().hex[:8]
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+    after = nbformat.writes(notebook) + "\n"
+    if after != before:
+        path.write_text(after, encoding="utf-8")
+    return after != before
 
 
 def lab_text(solution_path: Path) -> str:
@@ -121,3 +179,12 @@ def build_labs(solutions_dir: Path, labs_dir: Path, *, check_only: bool = False)
             if not check_only:
                 stray.unlink()
     return changed
+
+
+if __name__ == "__main__":  # python -m labkit.course.labgen --normalise solutions/NN_x.ipynb ...
+    import sys
+
+    if len(sys.argv) < 3 or sys.argv[1] != "--normalise":
+        raise SystemExit("usage: python -m labkit.course.labgen --normalise NOTEBOOK...")
+    for name in sys.argv[2:]:
+        print(("normalised " if normalise_notebook(Path(name)) else "unchanged  ") + name)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from labkit import validate as v
 from labkit.models import ClinicMLP
@@ -44,12 +45,17 @@ def train_dp(
     batch_size: int = 64,
     lr: float = 0.5,
     hidden: tuple[int, ...] = (64, 32),
+    model: nn.Module | None = None,
+    num_classes: int = 2,
+    progress: bool = False,
     delta: float = DELTA,
     seed: int = 0,
 ) -> DPResult:
     """Train a ClinicMLP with DP-SGD (opacus): per-record gradients clipped to `max_grad_norm`,
     Gaussian noise added, Poisson batches. Give either `target_epsilon` (opacus picks the noise)
     or `noise_multiplier`; the result reports the epsilon spent at `delta` (RDP accountant).
+    `model` (any opacus-compatible module with `num_classes` outputs, e.g. `labkit.attacks.shadow.mlp`)
+    replaces the default ClinicMLP of `hidden` widths; it is trained in place on the CPU.
     Opacus's secure_mode (a cryptographically secure noise source) is off, as fits a lab; turn it
     on for a model you release."""
     from opacus import PrivacyEngine
@@ -62,7 +68,10 @@ def train_dp(
     if noise_multiplier is not None:
         noise_multiplier = v.nonnegative_float("noise_multiplier", noise_multiplier)
     v.tensor("x", x, ndim=2, floating=True)
-    v.labels("y", y, n=len(x), num_classes=2)
+    num_classes = v.integer("num_classes", num_classes, low=2)
+    v.labels("y", y, n=len(x), num_classes=num_classes)
+    if model is not None and not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (or None for a ClinicMLP), not {model!r:.60}.")
     max_grad_norm = v.positive_float("max_grad_norm", max_grad_norm)
     epochs = v.positive_int("epochs", epochs)
     batch_size = v.positive_int("batch_size", batch_size)
@@ -71,7 +80,9 @@ def train_dp(
     seed = v.integer("seed", seed)
     x, y = x.detach().cpu(), y.cpu()  # a tiny MLP: the CPU is the fast place for it
     torch.manual_seed(seed)
-    model = ClinicMLP(in_features=x.shape[1], hidden=hidden)
+    if model is None:
+        model = ClinicMLP(in_features=x.shape[1], hidden=hidden)
+    model = model.cpu()
     optimiser = torch.optim.SGD(model.parameters(), lr=lr)
     loader = DataLoader(
         TensorDataset(x, y),
@@ -98,7 +109,7 @@ def train_dp(
     private.train()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Ff]ull backward hook.*")
-        for _ in range(epochs):
+        for _ in tqdm(range(epochs), desc="DP-SGD epochs", disable=not progress, leave=False):
             for xb, yb in loader:
                 if len(yb) == 0:  # Poisson sampling can draw an empty batch
                     continue

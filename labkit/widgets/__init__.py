@@ -3,6 +3,7 @@
 One file per kind of control; the public names are re-exported here."""
 
 from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
+from labkit.widgets.sweep import SweepExplorer, SweepPoint, render_sweep, sweep_explorer
 
 __all__ = ["EpsilonExplorer", "ExplorerView", "epsilon_explorer", "explore", "render"]
 
@@ -15,3 +16,14 @@ __all__ += ["ThresholdPoint", "render_threshold", "threshold_curve", "threshold_
 from labkit.widgets.rule_tuner import RuleView, rule_tuner, tune_rule  # noqa: E402
 
 __all__ += ["RuleView", "rule_tuner", "tune_rule"]
+__all__ = [
+    "EpsilonExplorer",
+    "ExplorerView",
+    "epsilon_explorer",
+    "explore",
+    "render",
+    "SweepExplorer",
+    "SweepPoint",
+    "render_sweep",
+    "sweep_explorer",
+]

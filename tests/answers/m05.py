@@ -31,6 +31,13 @@ def asr_forgets_to_stamp(model, x, y, trigger, target):
     return (predictions == target).float().mean().item()
 
 
+def asr_in_training_mode(model, x, y, trigger, target):
+    keep = y != target
+    with torch.no_grad():
+        predictions = model(stamp(x[keep], trigger)).argmax(dim=1)
+    return (predictions == target).float().mean().item()
+
+
 def asr_stamps_in_place(model, x, y, trigger, target):
     h, w = trigger.size
     x[..., trigger.top : trigger.top + h, trigger.left : trigger.left + w] = trigger.pattern
@@ -110,6 +117,7 @@ ANSWERS = {
             (asr_counts_any_misreading, "every misreading"),
             (asr_forgets_to_stamp, "never stamped"),
             (asr_stamps_in_place, "changed the images"),
+            (asr_in_training_mode, "training mode"),
         ],
     ),
     "05.spectral": (

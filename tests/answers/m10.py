@@ -75,3 +75,90 @@ ANSWERS = {
         ],
     ),
 }
+
+
+from labkit.checks.m10_model_extraction import reference_train_copy  # noqa: E402
+from labkit.training import shuffled_batches  # noqa: E402
+
+
+def train_copy(model, queries, answers, loss_fn, *, epochs, batch_size=32, lr=3e-3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        for xb, yb in shuffled_batches(queries, answers, batch_size=batch_size, generator=generator):
+            optimiser.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            optimiser.step()
+    return model.eval()
+
+
+def train_copy_without_zero_grad(model, queries, answers, loss_fn, *, epochs, batch_size=32, lr=3e-3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        for xb, yb in shuffled_batches(queries, answers, batch_size=batch_size, generator=generator):
+            loss_fn(model(xb), yb).backward()
+            optimiser.step()
+    return model.eval()
+
+
+def train_copy_new_generator_each_epoch(
+    model, queries, answers, loss_fn, *, epochs, batch_size=32, lr=3e-3, seed=0
+):
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        generator = torch.Generator().manual_seed(seed)
+        for xb, yb in shuffled_batches(queries, answers, batch_size=batch_size, generator=generator):
+            optimiser.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            optimiser.step()
+    return model.eval()
+
+
+def train_copy_in_eval_mode(model, queries, answers, loss_fn, *, epochs, batch_size=32, lr=3e-3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        for xb, yb in shuffled_batches(queries, answers, batch_size=batch_size, generator=generator):
+            optimiser.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            optimiser.step()
+    return model.eval()
+
+
+def train_copy_drops_last_batch(model, queries, answers, loss_fn, *, epochs, batch_size=32, lr=3e-3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        for xb, yb in shuffled_batches(queries, answers, batch_size=batch_size, generator=generator):
+            if len(xb) < batch_size:
+                continue
+            optimiser.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            optimiser.step()
+    return model.eval()
+
+
+def train_copy_returns_training_mode(
+    model, queries, answers, loss_fn, *, epochs, batch_size=32, lr=3e-3, seed=0
+):
+    reference_train_copy(
+        model, queries, answers, loss_fn, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed
+    )
+    return model.train()
+
+
+ANSWERS["10.train_copy"] = (
+    train_copy,
+    [
+        (train_copy_without_zero_grad, "pile up"),
+        (train_copy_new_generator_each_epoch, "same order"),
+        (train_copy_in_eval_mode, "evaluation mode"),
+        (train_copy_drops_last_batch, "smaller batch"),
+        (train_copy_returns_training_mode, "still in training mode"),
+    ],
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from labkit.attacks.membership import log_odds
+
 
 def membership_score(logits, labels):
     return -torch.nn.functional.cross_entropy(logits.double(), labels, reduction="none")
@@ -53,7 +55,50 @@ def flags_low_scores(member_scores, nonmember_scores, max_fpr):
     return float(np.mean(np.asarray(member_scores) < threshold))
 
 
+def calibrated_scores(target_logits, reference_logits, labels):
+    total = torch.zeros(len(labels), dtype=torch.float64)
+    for logits in reference_logits:
+        total += log_odds(logits, labels)
+    return log_odds(target_logits, labels) - total / len(reference_logits)
+
+
+def ignores_the_references(target_logits, reference_logits, labels):
+    return log_odds(target_logits, labels)
+
+
+def reference_minus_target(target_logits, reference_logits, labels):
+    mean = sum(log_odds(logits, labels) for logits in reference_logits) / len(reference_logits)
+    return mean - log_odds(target_logits, labels)
+
+
+def sums_the_references(target_logits, reference_logits, labels):
+    return log_odds(target_logits, labels) - sum(log_odds(logits, labels) for logits in reference_logits)
+
+
+def compares_probabilities(target_logits, reference_logits, labels):
+    rows = torch.arange(len(labels))
+    own = torch.softmax(target_logits.double(), dim=1)[rows, labels]
+    others = [torch.softmax(r.double(), dim=1)[rows, labels] for r in reference_logits]
+    return own - sum(others) / len(others)
+
+
+def overwrites_in_the_loop(target_logits, reference_logits, labels):
+    for logits in reference_logits:
+        mean = log_odds(logits, labels)
+    return log_odds(target_logits, labels) - mean
+
+
 ANSWERS = {
+    "11.calibrated": (
+        calibrated_scores,
+        [
+            (ignores_the_references, "uncalibrated"),
+            (reference_minus_target, "reversed"),
+            (sums_the_references, "added up"),
+            (compares_probabilities, "saturate"),
+            (overwrites_in_the_loop, "last reference"),
+        ],
+    ),
     "11.loss_threshold": (
         membership_score,
         [
