@@ -115,7 +115,7 @@ def train_patch(
     goal = torch.full((batch_size,), int(target), device=device)
     images = x.detach().to(device)  # copied once; each step sends only its indices
     losses = torch.zeros(steps, device=device)
-    with borrowed(model, device=device):  # weights frozen: gradients flow to the patch only
+    with borrowed(model, device=device), v.trusted_values():  # weights frozen: only the patch learns
         for i in tqdm(range(steps), desc="patch", disable=not progress, leave=False):
             pick = torch.randint(0, len(x), (batch_size,), generator=generator).to(device)
             rows, cols = random_positions(

@@ -161,8 +161,8 @@ def projected_gradient(
     used as given (put it in eval mode first; its mode, device and weights are not touched);
     everything stays on x's device, with no host synchronisation inside the loop.
 
-    The arguments are checked once, before the loop (the labels against the model's class count on
-    the first step); the loop itself costs what a hand-written PGD loop costs."""
+    The arguments are checked once, before the loop; the loop itself costs what a hand-written PGD
+    loop costs (bench/RESULTS.md) and gives the same adversarial examples."""
     v.function("model", model)
     v.images("x", x)
     if loss is None:
@@ -187,15 +187,13 @@ def projected_gradient(
     x0 = x.detach()
     adv = x0 + _random_start(x0, epsilon, norm, generator) if random_start else x0.clone()
     adv = adv.clamp(0.0, 1.0)
-    with torch.enable_grad():  # also inside a caller's torch.no_grad()
-        for i in range(steps):
-            if i == 0 and loss is None:  # the labels against the model's class count, once
-                adv = adv.requires_grad_(True)
-                logits = model(adv)
-                v.labels("y", y, num_classes=logits.shape[-1])
-                (gradient,) = torch.autograd.grad(objective(logits, y), adv)
-            else:
-                gradient = _input_gradient(model, adv, y, objective)
+    if loss is None:
+        v.model_labels("y", y, model=model, x=x)  # class indices the model has outputs for
+    # checked once above; inside, no step reads a value back to the host (a caller's loop may
+    # already be trusted: adversarial training checks its data once per run)
+    with torch.enable_grad(), v.trusted_values():  # enable_grad: also inside a caller's no_grad()
+        for _ in range(steps):
+            gradient = _input_gradient(model, adv, y, objective)
             adv = back(adv.detach() + size * direction(gradient), x0, epsilon)
     return adv.detach()
 
