@@ -122,6 +122,7 @@ def quick_mode() -> bool:
 
 def model_device(model: nn.Module) -> torch.device | None:
     """The device of a model's first parameter or buffer (None for a model with neither)."""
+    v.module("model", model)
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return None
