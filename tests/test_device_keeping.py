@@ -5,7 +5,7 @@ that synchronised once per step would, on a GPU, wait for the device at every st
 
 Covered: training (with augmentation), adversarial training (FGSM and PGD inside), PGD (L-inf, L2,
 with hooks), BPDA and EOT over a randomised JPEG-like defence, patch training, white-box inversion and
-surrogate training (extraction).
+surrogate training (extraction), trigger reverse-engineering (Neural Cleanse).
 """
 
 from __future__ import annotations
@@ -164,4 +164,14 @@ def test_surrogate_training_reads_once_per_epoch(setup):
     _same_for(
         lambda: train_surrogate(x, y, epochs=1, batch_size=8, progress=False),
         lambda: train_surrogate(x, y, epochs=1, batch_size=24, progress=False),
+    )
+
+
+def test_trigger_reverse_engineering_reads_nothing_per_step(setup):
+    from labkit.defenses.backdoor_detection import reverse_engineer_triggers
+
+    model, x, _ = setup
+    _same_for(
+        lambda: reverse_engineer_triggers(model, x, targets=[1, 2], steps=5, batch_size=8, progress=False),
+        lambda: reverse_engineer_triggers(model, x, targets=[1, 2], steps=2, batch_size=8, progress=False),
     )
