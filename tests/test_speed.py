@@ -143,6 +143,7 @@ def test_quick_mode_reads_labkit_quick(monkeypatch):
         assert not quick_mode()
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch: tens of seconds on a busy machine
 def test_importing_labkit_does_not_change_the_thread_count():
     code = (
         "import torch; torch.set_num_threads(2); import labkit.runtime, labkit.attacks.pgd, labkit.training; "
