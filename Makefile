@@ -34,19 +34,26 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Tests run in parallel (pytest-xdist): one worker per core (at most 4), one torch thread each
+# (conftest.py), and whole files per worker (--dist loadfile) so a notebook's cells share a kernel.
+# `make test XDIST=` runs them in one process.
+XDIST ?= -n auto --maxprocesses 4 --dist loadfile
+
 # Everything: the static checks, labkit's unit tests, and every solution notebook under nbval.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST) --durations 15
 
-# The fast path while you work (well under 90 s on 2 cores): static checks and the unit tests,
-# without running the notebooks.
+# The fast path while you work: static checks and the unit tests, without the slow ones (load
+# tests, stubbed-lab runs) and without running the notebooks.
 check: lint
-	$(BIN)/python -m pytest tests -q -m "not slow"
+	$(BIN)/python -m pytest tests -q -m "not slow" $(XDIST)
 
 labs: $(STAMP)
 	$(BIN)/labkit build-labs
 	$(BIN)/labkit course-map --write
 
+# PGD against the hand loop and the libraries (bench/RESULTS.md); add the notebooks with
+# `$(BIN)/python bench/run.py --notebooks --no-pgd` (slow) and the setup time with --fresh-setup.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/serving_throughput.py

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from labkit import validate as v
 from labkit.models import DigitsCNN
-from labkit.runtime import get_device, seed_everything
+from labkit.runtime import borrowed, get_device, model_device, seed_everything
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, targets) -> mean loss
@@ -23,13 +23,15 @@ def random_shift(images: torch.Tensor, generator: torch.Generator, *, pixels: in
     v.images("images", images)
     _generator("generator", generator)
     pixels = v.nonnegative_int("pixels", pixels)
-    n = images.shape[0]
+    # the offsets come from the (CPU) generator, so a seed shifts alike on every device; only they
+    # are copied to the images' device, without waiting
+    n, device = images.shape[0], images.device
     padded = nn.functional.pad(images, (pixels, pixels, pixels, pixels))
-    offsets = torch.randint(0, 2 * pixels + 1, (n, 2), generator=generator)
+    offsets = torch.randint(0, 2 * pixels + 1, (n, 2), generator=generator).to(device, non_blocking=True)
     h, w = images.shape[-2:]
-    rows = offsets[:, 0, None] + torch.arange(h)
-    cols = offsets[:, 1, None] + torch.arange(w)
-    batch = torch.arange(n)[:, None, None]
+    rows = offsets[:, 0, None] + torch.arange(h, device=device)
+    cols = offsets[:, 1, None] + torch.arange(w, device=device)
+    batch = torch.arange(n, device=device)[:, None, None]
     return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
@@ -40,7 +42,8 @@ def shuffled_batches(
 
     Draws from `generator` exactly as DataLoader(TensorDataset(x, y), shuffle=True, generator=...)
     does (a base seed, then the permutation), so it yields the same batches, without DataLoader's
-    per-record fetch and collate.
+    per-record fetch and collate. The batches are sliced where x is (the permutation is drawn on the
+    CPU generator and copied there once per epoch).
     """
     v.tensor("x", x)
     v.tensor("y", y)
@@ -48,7 +51,7 @@ def shuffled_batches(
     batch_size = v.positive_int("batch_size", batch_size)
     _generator("generator", generator)
     torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader's per-epoch base seed
-    order = torch.randperm(n, generator=generator)
+    order = torch.randperm(n, generator=generator).to(x.device, non_blocking=True)
     for start in range(0, n, batch_size):
         index = order[start : start + batch_size]
         if len(index) < batch_size:  # RandomSampler draws a spare permutation when it runs out ...
@@ -110,7 +113,11 @@ def train_model(
 
     The loss of a batch is cross-entropy, or `objective(model, xb, yb, generator)` (soft targets,
     adversarial training). The seed fixes the batches, the augmentation and whatever randomness the
-    objective draws from the generator."""
+    objective draws from the generator.
+
+    The data are copied to `device` once; each epoch reads the loss back once (no host
+    synchronisation per batch). Training changes the model by design: it ends trained, on `device`,
+    in eval mode."""
     check_training_data(model, x, y, labels=objective is None)
     epochs = v.positive_int("epochs", epochs)
     batch_size = v.positive_int("batch_size", batch_size)
@@ -122,19 +129,22 @@ def train_model(
     model.to(device).train()
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    xs, ys = x.detach().to(device), y.to(device)
     losses: list[float] = []
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
         total = torch.zeros((), device=device)  # summed on the device: no host sync per batch
-        for xb, yb in shuffled_batches(x, y, batch_size=batch_size, generator=generator):
-            if augment is not None:
-                xb = augment(xb, generator)
-            xb, yb = xb.to(device), yb.to(device)
-            optimiser.zero_grad()
-            batch_loss = batch_objective(model, xb, yb, generator)
-            batch_loss.backward()
-            optimiser.step()
-            total += batch_loss.detach() * len(yb)
+        # the data were checked once above: the batches' value checks (in an augmentation, an
+        # attack inside the objective) would each read the batch back to the host
+        with v.trusted_values():
+            for xb, yb in shuffled_batches(xs, ys, batch_size=batch_size, generator=generator):
+                if augment is not None:
+                    xb = augment(xb, generator)
+                optimiser.zero_grad()
+                batch_loss = batch_objective(model, xb, yb, generator)
+                batch_loss.backward()
+                optimiser.step()
+                total += batch_loss.detach() * len(yb)
         losses.append(float(total) / len(x))
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
     model.eval()
@@ -198,13 +208,14 @@ def train_reader(
 def predict_logits(
     model: nn.Module, x: torch.Tensor, *, batch_size: int = 512, device: torch.device | None = None
 ) -> torch.Tensor:
-    """Model logits for every row of x, computed in batches (returned on the CPU)."""
+    """Model logits for every row of x, computed in batches in eval mode (the model's own mode is
+    restored afterwards) and returned on the CPU, read back once."""
     _inputs(model, x)
     batch_size = v.positive_int("batch_size", batch_size)
-    device = device or next(iter(model.parameters()), torch.empty(0)).device  # none: a black box
-    model.eval()
-    outs = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(outs) if outs else torch.empty(0)
+    device = device or model_device(model) or x.device  # a model without weights: where x is
+    with borrowed(model, freeze=False):
+        outs = [model(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    return torch.cat(outs).cpu() if outs else torch.empty(0)
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512) -> float:
@@ -231,7 +242,7 @@ def model_features(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) 
             f"model ({type(model).__name__}) has no .features(x); pass features you computed yourself."
         )
     features: Callable[[torch.Tensor], torch.Tensor] = model.features  # type: ignore[assignment]
-    device = next(model.parameters()).device
-    model.eval()
-    chunks = [features(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(chunks) if chunks else torch.empty(0)
+    device = model_device(model) or x.device
+    with borrowed(model, freeze=False):  # eval mode for the duration, the caller's mode restored
+        chunks = [features(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    return torch.cat(chunks).cpu() if chunks else torch.empty(0)

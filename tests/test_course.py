@@ -39,3 +39,19 @@ def test_importing_labkit_has_no_side_effects(tmp_path):
     )
     env = {**__import__("os").environ, "LABKIT_HOME": str(tmp_path)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)
+
+
+def test_every_available_module_has_a_measured_solution_run_time_shown_in_the_map():
+    from labkit.course.coursemap import SOLUTION_SECONDS, SOLUTION_SECONDS_MEASURED
+
+    markdown = course_map_markdown()
+    assert SOLUTION_SECONDS_MEASURED in markdown
+    assert set(SOLUTION_SECONDS) <= {m.number for m in MODULES}
+    for m in MODULES:
+        row = next(line for line in markdown.splitlines() if line.startswith(f"| {m.number} |"))
+        if m.available():
+            assert m.solution_seconds is not None, f"measure {m.notebook}: bench/run.py --notebooks"
+            assert isinstance(m.solution_seconds, int) and m.solution_seconds > 0
+            assert row.endswith(f"| {m.solution_seconds} |")
+        else:
+            assert row.endswith("| - |") or m.solution_seconds is not None

@@ -17,7 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labkit import validate as v
-from labkit.runtime import get_device
+from labkit.runtime import borrowed, get_device
 
 
 class FoolboxModel(Protocol):
@@ -52,7 +52,9 @@ def foolbox() -> ModuleType:
 
 
 def as_foolbox(model: nn.Module, *, device: torch.device | None = None) -> FoolboxModel:
-    """Wrap a [0, 1]-input model as a foolbox PyTorchModel (eval mode, on `device`)."""
+    """Wrap a [0, 1]-input model as a foolbox PyTorchModel. It wraps, not copies: the model itself is
+    switched to eval mode and moved to `device` and stays so (`run_attack` restores both; or wrap
+    the call in `labkit.runtime.borrowed`)."""
     v.module("model", model)
     if device is None:
         first = next(iter(model.parameters()), None)  # a BlackBoxModel exposes no parameters
@@ -61,16 +63,22 @@ def as_foolbox(model: nn.Module, *, device: torch.device | None = None) -> Foolb
     return wrapped
 
 
+def _rel_stepsize(value: float | None, steps: int) -> float:
+    """The PGD step as a fraction of epsilon: 2.5 / steps when None (Madry et al.: enough to cross the
+    ball and back); a given value must be > 0 (0 would never move, so it is refused, not replaced)."""
+    return 2.5 / steps if value is None else v.positive_float("rel_stepsize", value)
+
+
 def _factories() -> dict[str, Callable[..., Attack]]:
     fa = foolbox().attacks
     return {
         "fgsm": lambda **kw: fa.LinfFastGradientAttack(**kw),
         # step size 2.5 * epsilon / steps (Madry et al.): enough to cross the ball and back
         "pgd": lambda *, steps=40, rel_stepsize=None, random_start=True, **kw: fa.LinfPGD(
-            steps=steps, rel_stepsize=rel_stepsize or 2.5 / steps, random_start=random_start, **kw
+            steps=steps, rel_stepsize=_rel_stepsize(rel_stepsize, steps), random_start=random_start, **kw
         ),
         "l2pgd": lambda *, steps=40, rel_stepsize=None, random_start=True, **kw: fa.L2PGD(
-            steps=steps, rel_stepsize=rel_stepsize or 2.5 / steps, random_start=random_start, **kw
+            steps=steps, rel_stepsize=_rel_stepsize(rel_stepsize, steps), random_start=random_start, **kw
         ),
         "cw": lambda *, steps=100, binary_search_steps=5, initial_const=1.0, stepsize=0.05, **kw: (
             fa.L2CarliniWagnerAttack(
@@ -210,7 +218,8 @@ def run_attack(
     counts as broken if any run breaks it; the first successful adversarial is kept. With several
     epsilons, an adversarial found at a smaller epsilon also counts at the larger ones (nested balls).
     `attack` may be a foolbox attack or a short name (see `make_attack`). Runs on `device`
-    (default `get_device()`: CUDA when present) and returns CPU tensors.
+    (default `get_device()`: CUDA when present) and returns CPU tensors. The model is borrowed
+    (`labkit.runtime.borrowed`): its mode, device and weights' requires_grad are restored afterwards.
     """
     v.module("model", model)
     attack = resolve_attack(attack)
@@ -220,6 +229,21 @@ def run_attack(
     restarts = v.positive_int("restarts", restarts)
     batch_size = v.positive_int("batch_size", batch_size)
     device = device or get_device()
+    with borrowed(model, device=device):
+        return _run_batches(model, x, y, attack, epsilons, batch_size, device, progress, restarts)
+
+
+def _run_batches(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    attack: Attack,
+    epsilons: Sequence[float] | None,
+    batch_size: int,
+    device: torch.device,
+    progress: bool,
+    restarts: int,
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     fmodel = as_foolbox(model, device=device)
     n_eps = len(epsilons) if epsilons is not None else 1
     advs: list[list[torch.Tensor]] = [[] for _ in range(n_eps)]

@@ -16,6 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labkit import validate as v
+from labkit.runtime import borrowed, model_device
 
 # ----------------------------------------------------------------------------- model inversion
 
@@ -23,6 +24,10 @@ from labkit import validate as v
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels, per image (a smoothness prior)."""
     v.tensor("x", x, ndim=4, floating=True)
+    return _total_variation(x)
+
+
+def _total_variation(x: torch.Tensor) -> torch.Tensor:  # unchecked: the loops' version
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(dim=1)
     dy = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(dim=1)
     return dx + dy
@@ -81,32 +86,35 @@ def invert_whitebox(
     progress: bool = False,
 ) -> InversionResult:
     """Gradient ascent on log p(class | x) - tv_weight * TV(x), x kept in [0, 1] (Fredrikson et al.,
-    2015). Threat model: white-box, the attacker has the weights and computes exact gradients."""
+    2015). Threat model: white-box, the attacker has the weights and computes exact gradients.
+    Runs where the model is; the model is borrowed (its mode and weights are as before afterwards);
+    the confidence history is read back once, at the end."""
     v.module("model", model)
     targets = _classes(classes)
     shape = _shape(shape)
     steps = v.positive_int("steps", steps)
     lr = v.positive_float("lr", lr)
     tv_weight = v.nonnegative_float("tv_weight", tv_weight)
-    device = next(model.parameters()).device
+    device = model_device(model) or torch.device("cpu")
     x = _start(targets, shape, start).to(device)
     v.labels("classes", targets, num_classes=v.model_outputs(model, x))
-    model.eval()
     x.requires_grad_(True)
     optimiser = torch.optim.Adam([x], lr=lr)
-    history: list[float] = []
-    for _ in tqdm(range(steps), desc="inverting", disable=not progress, leave=False):
-        log_p = model(x).log_softmax(dim=1).gather(1, targets.to(device).view(-1, 1)).squeeze(1)
-        objective = log_p - tv_weight * total_variation(x)
-        optimiser.zero_grad()
-        (-objective.sum()).backward()
-        optimiser.step()
+    index = targets.to(device).view(-1, 1)
+    history = torch.zeros(steps, device=device)
+    with borrowed(model):
+        for i in tqdm(range(steps), desc="inverting", disable=not progress, leave=False):
+            log_p = model(x).log_softmax(dim=1).gather(1, index).squeeze(1)
+            objective = log_p - tv_weight * _total_variation(x)
+            optimiser.zero_grad()
+            (-objective.sum()).backward()
+            optimiser.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+            history[i] = log_p.detach().exp().mean()
         with torch.no_grad():
-            x.clamp_(0, 1)
-        history.append(float(log_p.detach().exp().mean()))
-    with torch.no_grad():
-        confidence = model(x).softmax(dim=1).gather(1, targets.to(device).view(-1, 1)).squeeze(1)
-    return InversionResult(x.detach().cpu(), targets, confidence.cpu(), history)
+            confidence = model(x).softmax(dim=1).gather(1, index).squeeze(1)
+    return InversionResult(x.detach().cpu(), targets, confidence.cpu(), history.tolist())
 
 
 QueryFn = Callable[[torch.Tensor], torch.Tensor]

@@ -16,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labkit import validate as v
-from labkit.runtime import get_device
+from labkit.runtime import borrowed, get_device
 
 
 def random_positions(
@@ -56,6 +56,14 @@ def apply_patch(x: torch.Tensor, patch: torch.Tensor, rows: torch.Tensor, cols: 
         raise ValueError(
             f"rows and cols: every {size}x{size} patch must fit inside the {height}x{width} image."
         )
+    return _paste(x, patch, rows, cols)
+
+
+def _paste(x: torch.Tensor, patch: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """apply_patch without its checks (which read values back to the host): for loops whose
+    positions come from random_positions and so always fit."""
+    size = patch.shape[-1]
+    height, width = x.shape[-2:]
     pad = nn.functional.pad(patch, (0, width - size, 0, height - size))  # patch at the top-left
     mask = nn.functional.pad(torch.ones_like(patch), (0, width - size, 0, height - size))
     # shift the padded patch and its mask to each position with one gather per image
@@ -90,7 +98,8 @@ def train_patch(
 ) -> PatchResult:
     """Optimise a size x size patch so `model` labels patched images as `target`, with a fresh random
     image batch and random placements each step (expectation over placement). Only the patch is
-    trained; the model is left unchanged in eval mode."""
+    trained; the model is borrowed (`labkit.runtime.borrowed`: its mode, device and weights are as
+    before afterwards). Everything stays on `device`; the loss history is read back once, at the end."""
     v.module("model", model)
     v.images("x", x)
     steps = v.positive_int("steps", steps)
@@ -99,32 +108,26 @@ def train_patch(
     lr = v.positive_float("lr", lr)
     v.class_index("target", target, num_classes=v.model_outputs(model, x))
     device = device or get_device()
-    model = model.eval().to(device)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: the same patch on every device
     # the patch lives in [0, 1] through a sigmoid, so plain Adam steps never leave the pixel range
     raw = torch.randn(x.shape[1], size, size, generator=generator).mul(0.1).to(device).requires_grad_(True)
     optimiser = torch.optim.Adam([raw], lr=lr)
-    frozen = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
-    for parameter, _ in frozen:
-        parameter.requires_grad_(False)  # gradients flow to the patch only
     goal = torch.full((batch_size,), int(target), device=device)
-    losses: list[float] = []
-    try:
-        for _ in tqdm(range(steps), desc="patch", disable=not progress, leave=False):
-            pick = torch.randint(0, len(x), (batch_size,), generator=generator)
+    images = x.detach().to(device)  # copied once; each step sends only its indices
+    losses = torch.zeros(steps, device=device)
+    with borrowed(model, device=device), v.trusted_values():  # weights frozen: only the patch learns
+        for i in tqdm(range(steps), desc="patch", disable=not progress, leave=False):
+            pick = torch.randint(0, len(x), (batch_size,), generator=generator).to(device)
             rows, cols = random_positions(
                 batch_size, patch_size=size, image_size=x.shape[-1], generator=generator
             )
-            patched = apply_patch(x[pick].to(device), torch.sigmoid(raw), rows, cols)
+            patched = _paste(images[pick], torch.sigmoid(raw), rows, cols)
             loss = nn.functional.cross_entropy(model(patched), goal)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            losses.append(loss.item())
-    finally:
-        for parameter, required in frozen:
-            parameter.requires_grad_(required)
-    return PatchResult(torch.sigmoid(raw).detach().cpu(), int(target), tuple(losses))
+            losses[i] = loss.detach()
+    return PatchResult(torch.sigmoid(raw).detach().cpu(), int(target), tuple(losses.tolist()))
 
 
 @torch.no_grad()

@@ -52,18 +52,38 @@ def sign_step(gradient: torch.Tensor) -> torch.Tensor:
 def l2_step(gradient: torch.Tensor) -> torch.Tensor:
     """Steepest ascent under the L2 norm: the gradient scaled to unit length per sample."""
     v.tensor("gradient", gradient, floating=True, finite=False)
-    return gradient / _per_sample_norm(gradient)
+    return _unit_l2(gradient)
 
 
 def project_linf(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
     """Back into the L-inf ball of radius epsilon around x0, then into [0, 1]."""
     _projection(adv, x0, epsilon)
-    return (x0 + (adv - x0).clamp(-epsilon, epsilon)).clamp(0.0, 1.0)
+    return _clip_linf(adv, x0, epsilon)
 
 
 def project_l2(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
     """Back into the L2 ball of radius epsilon around x0, then into [0, 1]."""
     _projection(adv, x0, epsilon)
+    return _clip_l2(adv, x0, epsilon)
+
+
+# The loop's own steps and projections: the public ones above minus their argument checks, which
+# would cost a full pass over the batch and a host synchronisation at every step of every attack.
+
+
+def _sign(gradient: torch.Tensor) -> torch.Tensor:
+    return gradient.sign()
+
+
+def _unit_l2(gradient: torch.Tensor) -> torch.Tensor:
+    return gradient / _per_sample_norm(gradient)
+
+
+def _clip_linf(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
+    return (x0 + (adv - x0).clamp(-epsilon, epsilon)).clamp(0.0, 1.0)
+
+
+def _clip_l2(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
     delta = adv - x0
     delta = delta * (epsilon / _per_sample_norm(delta)).clamp(max=1.0)
     return (x0 + delta).clamp(0.0, 1.0)
@@ -82,10 +102,21 @@ def _projection(adv: torch.Tensor, x0: torch.Tensor, epsilon: float) -> None:
 def _random_start(
     x0: torch.Tensor, epsilon: float, norm: str, generator: torch.Generator | None
 ) -> torch.Tensor:
-    device = generator.device if generator is not None else x0.device
-    noise = torch.rand(x0.shape, generator=generator, dtype=x0.dtype, device=device).to(x0.device)
+    """Uniform noise in [-epsilon, epsilon] (L2: projected into the ball), drawn on x0's device. A
+    generator on another device (a CPU generator for CUDA images) seeds a generator on x0's device,
+    so nothing is made on the CPU and copied; the same seed gives the same start per device type."""
+    if generator is not None and generator.device != x0.device:
+        seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+        generator = torch.Generator(device=x0.device).manual_seed(seed)
+    noise = torch.rand(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
     noise = 2 * epsilon * noise - epsilon
-    return noise if norm == "linf" else project_l2(x0 + noise, x0, epsilon) - x0
+    return noise if norm == "linf" else _clip_l2(x0 + noise, x0, epsilon) - x0
+
+
+def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossFn) -> torch.Tensor:
+    x = x.detach().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(loss(model(x), y), x)
+    return gradient
 
 
 def loss_gradient(
@@ -99,11 +130,12 @@ def loss_gradient(
     if loss is not None:
         v.function("loss", loss)
     x = x.detach().requires_grad_(True)
-    logits = model(x)
-    if loss is None:
-        v.labels("y", y, num_classes=logits.shape[-1])
-    value = (loss or _summed_cross_entropy)(logits, y)
-    (gradient,) = torch.autograd.grad(value, x)
+    with torch.enable_grad():
+        logits = model(x)
+        if loss is None:
+            v.labels("y", y, num_classes=logits.shape[-1])
+        value = (loss or _summed_cross_entropy)(logits, y)
+        (gradient,) = torch.autograd.grad(value, x)
     return gradient
 
 
@@ -126,7 +158,11 @@ def projected_gradient(
     take `steps` steps of `step_size` (default 2.5 * epsilon / steps) along `step(gradient)` and
     `project` back into the ball and [0, 1] after each. `norm` picks the default step and projection
     ("linf": sign and clamp; "l2": unit gradient and rescale); the hooks replace them. The model is
-    used as given (put it in eval mode first); everything stays on x's device."""
+    used as given (put it in eval mode first; its mode, device and weights are not touched);
+    everything stays on x's device, with no host synchronisation inside the loop.
+
+    The arguments are checked once, before the loop; the loop itself costs what a hand-written PGD
+    loop costs (bench/RESULTS.md) and gives the same adversarial examples."""
     v.function("model", model)
     v.images("x", x)
     if loss is None:
@@ -134,19 +170,31 @@ def projected_gradient(
     else:
         v.tensor("y", y)
         v.same_length(x=x, y=y)
+        v.function("loss", loss)
+    if step is not None:
+        v.function("step", step)
+    if project is not None:
+        v.function("project", project)
     v.choice("norm", norm, NORMS)
     epsilon = v.nonnegative_float("epsilon", epsilon)
     steps = v.positive_int("steps", steps)
     if step_size is not None:
         step_size = v.nonnegative_float("step_size", step_size)
     size = step_size if step_size is not None else 2.5 * epsilon / steps
-    direction = step or (sign_step if norm == "linf" else l2_step)
-    back = project or (project_linf if norm == "linf" else project_l2)
+    direction = step or (_sign if norm == "linf" else _unit_l2)
+    back = project or (_clip_linf if norm == "linf" else _clip_l2)
+    objective = loss or _summed_cross_entropy
     x0 = x.detach()
     adv = x0 + _random_start(x0, epsilon, norm, generator) if random_start else x0.clone()
     adv = adv.clamp(0.0, 1.0)
-    for _ in range(steps):
-        adv = back(adv + size * direction(loss_gradient(model, adv, y, loss=loss)), x0, epsilon)
+    if loss is None:
+        v.model_labels("y", y, model=model, x=x)  # class indices the model has outputs for
+    # checked once above; inside, no step reads a value back to the host (a caller's loop may
+    # already be trusted: adversarial training checks its data once per run)
+    with torch.enable_grad(), v.trusted_values():  # enable_grad: also inside a caller's no_grad()
+        for _ in range(steps):
+            gradient = _input_gradient(model, adv, y, objective)
+            adv = back(adv.detach() + size * direction(gradient), x0, epsilon)
     return adv.detach()
 
 

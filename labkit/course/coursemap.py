@@ -22,6 +22,11 @@ class Module:
     prerequisites: tuple[str, ...] = ()
 
     @property
+    def solution_seconds(self) -> int | None:
+        """Measured wall time of the solution notebook, top to bottom (None: not measured yet)."""
+        return SOLUTION_SECONDS.get(self.number)
+
+    @property
     def notebook(self) -> str:
         return f"{self.number}_{self.slug}.ipynb"
 
@@ -111,6 +116,25 @@ MODULES: tuple[Module, ...] = (
     Module("15", "capstone", "Capstone: red team vs blue team", "All", ALL, 120, ("14",)),
 )
 
+# Wall time of each solution notebook, top to bottom in a fresh kernel, as measured by
+# `.venv/bin/python bench/run.py --notebooks --no-pgd` (bench/RESULTS.md): data, copied here by hand
+# after a bench run, with when and how it was measured. The target is about 60 s on 2 idle cores.
+SOLUTION_SECONDS_MEASURED = (
+    "2026-12-03 on 2 AMD EPYC cores shared with 7 other jobs (load average 7-33), 1 torch thread; "
+    "an idle machine is several times faster"
+)
+SOLUTION_SECONDS: dict[str, int] = {
+    "00": 39,
+    "04": 266,
+    "05": 149,
+    "06": 221,
+    "07": 162,
+    "08": 180,
+    "09": 342,
+    "10": 292,
+    "11": 181,
+}
+
 TRACKS: dict[str, tuple[str, ...]] = {
     "engineer": ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "12"),
     "responder": ("00", "01", "02", "10", "11", "13", "14"),
@@ -140,16 +164,21 @@ def course_map_markdown(root: Path | None = None) -> str:
     """The README's course-map table, rendered from MODULES (a test keeps the README in sync)."""
     _root(root)
     rows = [
-        "| # | Module | SDL stage | Personas | Minutes | Prerequisites | Notebook |",
-        "|---|---|---|---|---|---|---|",
+        "| # | Module | SDL stage | Personas | Minutes | Prerequisites | Notebook | Solution run (s) |",
+        "|---|---|---|---|---|---|---|---:|",
     ]
     for m in MODULES:
         notebook = f"[labs/{m.notebook}](labs/{m.notebook})" if m.available(root) else "planned"
+        seconds = "-" if m.solution_seconds is None else str(m.solution_seconds)
         rows.append(
             f"| {m.number} | {m.title} | {m.stage} | {', '.join(m.personas)} | {m.minutes} | "
-            f"{', '.join(m.prerequisites) or '-'} | {notebook} |"
+            f"{', '.join(m.prerequisites) or '-'} | {notebook} | {seconds} |"
         )
-    rows.append("")
+    rows += [
+        "",
+        f"Solution run: the solution notebook's wall time, measured {SOLUTION_SECONDS_MEASURED}.",
+        "",
+    ]
     for track, numbers in TRACKS.items():
         rows.append(f"- **{track}**: {', '.join(numbers)}")
     return "\n".join(rows) + "\n"

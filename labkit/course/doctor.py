@@ -46,6 +46,13 @@ def diagnose() -> list[Finding]:
         findings.append(Finding(True, "device", f"{device}{note}"))
     except Exception as error:  # noqa: BLE001
         findings.append(Finding(False, "device", str(error)))
+    try:
+        from labkit.runtime import choose_threads
+
+        choice = choose_threads()  # reported, not applied: notebooks call configure_threads()
+        findings.append(Finding(True, "threads", f"{choice.threads} ({choice.reason})"))
+    except ValueError as error:  # a malformed LABKIT_THREADS
+        findings.append(Finding(False, "threads", str(error)))
     manifest_ok = False
     try:
         from labkit.integrity import MANIFEST_NAME, PUBLIC_KEY_FINGERPRINT, signature_problem, verify_all

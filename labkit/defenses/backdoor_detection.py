@@ -16,6 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labkit import validate as v
+from labkit.runtime import borrowed, model_device
 from labkit.training import predict_logits
 
 MAD_CONSISTENCY = 1.4826  # makes the MAD a consistent estimator of the standard deviation
@@ -105,21 +106,17 @@ def reverse_engineer_triggers(
     if not targets:
         raise ValueError("targets is empty: give at least one class (or None for all of them).")
     targets = [v.class_index("targets", t, num_classes=num_classes) for t in targets]
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    frozen = [p for p in model.parameters() if p.requires_grad]
-    for p in frozen:
-        p.requires_grad_(False)
+    device = model_device(model) or torch.device("cpu")
     k, (c, h, w) = len(targets), x.shape[1:]
+    images = x.detach().to(device)  # copied once; each step sends only its indices
     generator = torch.Generator().manual_seed(seed)
     mask_raw = torch.full((k, 1, h, w), -2.0, device=device, requires_grad=True)
     pattern_raw = (0.1 * torch.randn(k, c, h, w, generator=generator)).to(device).requires_grad_(True)
     optimiser = torch.optim.Adam([mask_raw, pattern_raw], lr=lr, betas=(0.5, 0.9))
     goal = torch.tensor(targets, device=device)
-    try:
+    with borrowed(model), v.trusted_values():  # eval mode, weights frozen; restored afterwards
         for _ in tqdm(range(steps), desc="reverse-engineering", disable=not progress, leave=False):
-            batch = x[torch.randint(len(x), (batch_size,), generator=generator)].to(device)
+            batch = images[torch.randint(len(x), (batch_size,), generator=generator).to(device)]
             mask, pattern = torch.sigmoid(mask_raw), torch.sigmoid(pattern_raw)
             stamped = (1 - mask[:, None]) * batch[None] + (mask * pattern)[:, None]
             logits = model(stamped.reshape(k * batch_size, c, h, w))
@@ -137,10 +134,6 @@ def reverse_engineer_triggers(
                 stamped = (1 - mask[i, 0]) * probe + mask[i, 0] * pattern[i]
                 hit = predict_logits(model, stamped).argmax(dim=1) == target
                 results.append(ReversedTrigger(target, mask[i, 0], pattern[i], float(hit.float().mean())))
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
-        model.train(was_training)
     return results
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import torch
 from torch import nn
@@ -65,6 +66,15 @@ def _dct_matrix(size: int = 8) -> torch.Tensor:
     return matrix
 
 
+@lru_cache(maxsize=64)
+def _jpeg_tables(quality: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The DCT matrix and the quantisation table for `quality`, built and copied to the device once
+    per (quality, device, dtype) instead of at every forward pass of an attack or EOT loop."""
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    table = torch.clamp(torch.floor((_JPEG_LUMA * scale + 50) / 100), min=1)
+    return _dct_matrix().to(device, dtype), table.to(device, dtype)
+
+
 def jpeg_like(x: torch.Tensor, *, quality: int = 50) -> torch.Tensor:
     """JPEG-style compression in torch: 8 x 8 block DCT, quantised with the standard luminance table."""
     v.images("x", x)
@@ -74,9 +84,7 @@ def jpeg_like(x: torch.Tensor, *, quality: int = 50) -> torch.Tensor:
     blocks = nn.functional.pad(x * 255 - 128, (0, pw, 0, ph))
     bh, bw = (h + ph) // 8, (w + pw) // 8
     blocks = blocks.view(n, c, bh, 8, bw, 8).transpose(3, 4)
-    dct = _dct_matrix().to(x.device, x.dtype)
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
-    table = torch.clamp(torch.floor((_JPEG_LUMA * scale + 50) / 100), min=1).to(x.device, x.dtype)
+    dct, table = _jpeg_tables(quality, x.device, x.dtype)
     coefficients = dct @ blocks @ dct.T
     restored = dct.T @ (torch.round(coefficients / table) * table) @ dct
     image = restored.transpose(3, 4).reshape(n, c, h + ph, w + pw)[..., :h, :w]
@@ -114,8 +122,12 @@ class ExpectationOverTransformation(nn.Module):
     """Averages logits over `samples` draws of a randomised model (EOT, Athalye et al. 2018).
 
     Attacking this average estimates the gradient of the expected loss, which beats defences that
-    rely on randomness.
+    rely on randomness. The draws run as one batch of samples x N inputs (the model must treat rows
+    independently, as eval-mode classifiers do, and draw its randomness per element or per row),
+    at most `max_rows` rows per pass so memory stays bounded.
     """
+
+    max_rows = 4096
 
     def __init__(self, model: nn.Module, *, samples: int = 8) -> None:
         super().__init__()
@@ -123,7 +135,15 @@ class ExpectationOverTransformation(nn.Module):
         self.samples = v.positive_int("samples", samples)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self.model(x) for _ in range(self.samples)]).mean(dim=0)
+        per_pass = max(1, min(self.samples, self.max_rows // max(1, len(x))))
+        total: torch.Tensor | None = None
+        for done in range(0, self.samples, per_pass):
+            k = min(per_pass, self.samples - done)
+            copies = x.expand(k, *x.shape).reshape(k * len(x), *x.shape[1:])
+            part = self.model(copies).view(k, len(x), -1).sum(dim=0)
+            total = part if total is None else total + part
+        assert total is not None
+        return total / self.samples
 
 
 def randomised(transform: Transform, *, noise: float = 0.1) -> Transform:
