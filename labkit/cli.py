@@ -92,7 +92,8 @@ def _zoo(args: argparse.Namespace) -> int:
         if not args.name:
             print("Say which model: `labkit zoo evaluate NAME` (a digits model, see `labkit zoo list`).")
             return 2
-        evaluation.evaluate_zoo_model(args.name, digits=args.digits)
+        epsilons = args.epsilon or list(evaluation.EPSILONS)
+        evaluation.evaluate_zoo_model(args.name, digits=args.digits, epsilons=epsilons)
         print(evaluation.robustness_table(args.name))
         print(_signature_note())
         return 0
