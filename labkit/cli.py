@@ -161,6 +161,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--digits", type=int, default=1000, help="evaluate: how many test digits (default all 1000)"
     )
+    p.add_argument(
+        "--epsilon",
+        type=float,
+        action="append",
+        help="evaluate: one L-inf epsilon (repeatable; default 0.1 0.2 0.3)",
+    )
     p.set_defaults(run=_zoo)
     p = sub.add_parser(
         "data", help="rebuild the shipped datasets; sign the manifest or make a new signing key (maintainers)"
