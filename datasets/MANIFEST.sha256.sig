@@ -1,1 +1,1 @@
-gwU51ksTN1uzASLTg1QcmuVChlmdzHEzk24dbBc3DzvZl4ourGy0RlRJKmNmO9VpMSh0dnti+nTYrwIKhsHQAg==
+Olbmu6tivuImtDQRi1VPHMRO5KiwGU+FjhvcVvuYtHsxW2k9daZM2mmJqSQlJVHn54urAjoWapsGesI/9Rp9CA==
