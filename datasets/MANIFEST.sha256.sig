@@ -1,1 +1,1 @@
-00E5YAAvL/RjINNdKhTfZ2KhXh2zlKphj+y8w0H/GZgm8xCiRsJ4jgA+NpCIf+FMyMkWXhYYjoKItR7Zr2rgBQ==
+Hn2e2SRnfmz303/0dEkXtfPIHa2+AhjESRZahHIB30Gun0b0oBuHm/megnfz9Grrcp+pvExxAMv2v4sRb2DfCw==

@@ -92,7 +92,8 @@ def _zoo(args: argparse.Namespace) -> int:
         if not args.name:
             print("Say which model: `labkit zoo evaluate NAME` (a digits model, see `labkit zoo list`).")
             return 2
-        evaluation.evaluate_zoo_model(args.name, digits=args.digits)
+        epsilons = args.epsilon or list(evaluation.EPSILONS)
+        evaluation.evaluate_zoo_model(args.name, digits=args.digits, epsilons=epsilons)
         print(evaluation.robustness_table(args.name))
         print(_signature_note())
         return 0
@@ -172,6 +173,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument(
         "--digits", type=int, default=1000, help="evaluate: how many test digits (default all 1000)"
+    )
+    p.add_argument(
+        "--epsilon",
+        type=float,
+        action="append",
+        help="evaluate: one L-inf epsilon (repeatable; default 0.1 0.2 0.3)",
     )
     p.set_defaults(run=_zoo)
     p = sub.add_parser(

@@ -66,8 +66,10 @@ class _ScriptedAttack:
     def __init__(self, successes):
         self.successes = list(successes)  # one [eps, N] bool tensor per call
         self.calls = 0
+        self.sizes: list[int] = []  # how many inputs each call attacked
 
     def __call__(self, fmodel, x, y, *, epsilons):
+        self.sizes.append(len(x))
         success = self.successes[self.calls]
         self.calls += 1
         advs = [(x + 0.001 * (self.calls * 10 + i)).clamp(0, 1) for i in range(len(epsilons))]
@@ -94,14 +96,14 @@ def test_an_adversarial_at_a_small_epsilon_counts_at_every_larger_one(model, dig
 
 def test_restarts_never_lower_success_and_keep_the_first_success(model, digits):
     x, y = digits[0][:4], digits[1][:4]
-    runs = [
+    runs = [  # each restart attacks only the inputs still standing: one success per input attacked
         torch.tensor([[True, False, False, False]]),
-        torch.tensor([[False, True, False, False]]),
-        torch.tensor([[True, False, True, False]]),
+        torch.tensor([[True, False, False]]),  # inputs 1, 2, 3
+        torch.tensor([[True, False]]),  # inputs 2, 3
     ]
     scripted = _ScriptedAttack(runs)
     advs, success = run_attack(model, x, y, scripted, epsilons=[0.1], device=CPU, progress=False, restarts=3)
-    assert scripted.calls == 3
+    assert scripted.sizes == [4, 3, 2]  # a broken input is never attacked again
     assert success.tolist() == [[True, True, True, False]]
     first, second, third = ((x + 0.001 * (k * 10)).clamp(0, 1) for k in (1, 2, 3))
     assert torch.equal(advs[0][0], first[0]) and torch.equal(advs[0][1], second[1])

@@ -154,3 +154,148 @@ def reference_straight_through(transform: Any) -> Any:
         return x + (transform(x) - x).detach()
 
     return wrapped
+
+
+def reference_adversarial_epoch(
+    model: Any,
+    x: Any,
+    y: Any,
+    optimiser: Any,
+    *,
+    attack: Any,
+    epsilon: float,
+    batch_size: int,
+    generator: Any,
+) -> float:
+    """The reference for 09.adv_epoch: one epoch of adversarial training over the batches in order,
+    as `labkit.defenses.adversarial_training.adversarial_train` does per batch (attack in eval mode,
+    update in train mode on the attacked batch). Returns the mean attacked-batch loss."""
+    import torch
+    from torch import nn
+
+    losses = []
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        model.eval()  # attack the model as deployed: no dropout, frozen batch statistics
+        x_adv = attack(model, xb, yb, epsilon=epsilon, generator=generator)
+        model.train()
+        loss = nn.functional.cross_entropy(model(x_adv), yb)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.detach())
+    return float(torch.stack(losses).mean())
+
+
+def _mode_sensitive_model() -> Any:
+    """A hidden model whose output depends on train/eval mode (BatchNorm and Dropout)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(919)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(4), nn.Flatten(), nn.Dropout(0.3),
+        nn.Linear(4 * 6 * 6, 10),
+    )  # fmt: skip
+
+
+def _epoch_variants() -> dict[str, Any]:
+    """Plausible mistakes, run the same way, to name the one an answer reproduces."""
+    import torch
+    from torch import nn
+
+    def variant(*, attack_mode: str, update_mode: str, attacked: bool, zero: bool) -> Any:
+        def run(model: Any, x: Any, y: Any, optimiser: Any, *, attack: Any, epsilon: float, batch_size: int,
+                generator: Any) -> float:  # fmt: skip
+            losses = []
+            for start in range(0, len(x), batch_size):
+                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+                model.train(attack_mode == "train")
+                x_adv = attack(model, xb, yb, epsilon=epsilon, generator=generator) if attacked else xb
+                model.train(update_mode == "train")
+                loss = nn.functional.cross_entropy(model(x_adv), yb)
+                if zero:
+                    optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                losses.append(loss.detach())
+            return float(torch.stack(losses).mean())
+
+        return run
+
+    return {
+        "the update is computed on the clean batch: the inner maximisation never reaches the outer "
+        "minimisation": variant(attack_mode="eval", update_mode="train", attacked=False, zero=True),
+        "the attack ran with the model in training mode (dropout on, BatchNorm statistics updated by "
+        "the attacker's queries)": variant(
+            attack_mode="train", update_mode="train", attacked=True, zero=True
+        ),
+        "the update ran with the model in eval mode (no dropout, BatchNorm statistics frozen during "
+        "training)": variant(attack_mode="eval", update_mode="eval", attacked=True, zero=True),
+        "gradients from earlier batches leak into each update (they accumulate in .grad until cleared)": (
+            variant(attack_mode="eval", update_mode="train", attacked=True, zero=False)
+        ),
+    }
+
+
+@exercise(
+    "09.adv_epoch",
+    title="one epoch of adversarial training",
+    hint="Per batch: the inner maximisation (the attack, on the model as deployed) produces the "
+    "batch the outer minimisation (one optimiser step on the loss) learns from.",
+)
+def _check_adv_epoch(epoch: Any) -> str:
+    import torch
+
+    from labkit.attacks.pgd import projected_gradient
+
+    x, y = _hidden_batch(24)
+
+    def attack(model: Any, xb: Any, yb: Any, *, epsilon: float, generator: Any = None) -> Any:
+        return projected_gradient(model, xb, yb, epsilon=epsilon, steps=2, generator=generator)
+
+    def run(fn: Any, *, seed: int = 5) -> tuple[Any, Any]:
+        model = _mode_sensitive_model()
+        optimiser = torch.optim.SGD(model.parameters(), lr=0.5)
+        torch.manual_seed(77)  # dropout draws the same masks for every answer
+        generator = torch.Generator().manual_seed(seed)
+        x_copy = x.clone()
+        loss = fn(model, x_copy, y, optimiser, attack=attack, epsilon=0.1, batch_size=8, generator=generator)
+        if not torch.equal(x_copy, x):
+            raise CheckFailed("the training images changed: attack a copy, never the data set itself.")
+        return model.state_dict(), loss
+
+    def same(a: Any, b: Any) -> bool:
+        return all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
+
+    expected, expected_loss = run(reference_adversarial_epoch)
+    state, loss = run(epoch)
+    if not same(state, expected):
+        for mistake, variant in _epoch_variants().items():
+            if same(state, run(variant)[0]):
+                raise CheckFailed(f"your model ends where this mistake leads: {mistake}.")
+        if same(run(epoch, seed=6)[0], state):
+            raise CheckFailed(
+                "another generator gave the same weights: the attack's random start does not use the "
+                "generator you are given."
+            )
+        raise CheckFailed(
+            "after one epoch on a hidden model (with BatchNorm and Dropout) the weights differ from "
+            "adversarial training's: check the order of attack, forward, backward and step per batch."
+        )
+    if not isinstance(loss, (float, int, torch.Tensor)) or abs(float(loss) - expected_loss) > 1e-4:
+        raise CheckFailed(
+            f"the weights are right but the returned value {loss!r} is not the mean attacked-batch "
+            f"loss of the epoch."
+        )
+    if same(run(epoch, seed=6)[0], state):
+        raise CheckFailed(
+            "another generator gave the same weights: the attack's random start does not use the "
+            "generator you are given."
+        )
+    if not same(run(epoch)[0], state):
+        raise CheckFailed("the same seed gave different weights: draw randomness only from the generator.")
+    return (
+        f"one epoch on a hidden model with BatchNorm and Dropout matches adversarial training "
+        f"(mean attacked loss {float(loss):.3f}); seeded the same, it repeats exactly."
+    )

@@ -69,35 +69,58 @@ def evaluate_zoo_model(
     model = load_model(name)
     x, y = load_digits("test")
     x, y = x[:digits], y[:digits]
-    rows: dict[str, Any] = {}
-    clean, description, seconds = 0.0, "", 0.0
+    entry: dict[str, Any] = {}
     for epsilon in tqdm(values, desc=f"{name}: epsilons", disable=not progress):
         worst = worst_case_robustness(
             model, x, y, epsilon=epsilon, ensemble=ensemble, seed=seed, progress=progress
         )
-        clean, description, seconds = worst.clean_accuracy, worst.ensemble, seconds + worst.seconds
-        rows[f"{epsilon:g}"] = {
+        row = {
             "worst_case": round(worst.robust_accuracy, 4),
             "pgd10": round(pgd10_accuracy(model, x, y, epsilon=epsilon, seed=seed), 4),
             "after_each_attack": {k: round(a, 4) for k, a in worst.attack_accuracies.items()},
+            "seconds": round(worst.seconds),
         }
-    entry = {
-        "metric": "worst-case robust accuracy: a digit counts only if no attack of the ensemble breaks it",
-        "threat_model": "white-box L-inf (plus score-based Square as a gradient-masking check)",
-        "ensemble": description,
-        "test_digits": digits,
-        "seed": seed,
-        "clean_accuracy": round(clean, 4),
-        "epsilons": rows,
-        "command": f"labkit zoo evaluate {name}" + ("" if digits == 1000 else f" --digits {digits}"),
-        "evaluated_with": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "threads": torch.get_num_threads(),
-            "seconds": round(seconds),
-        },
-    }
-    _write_card(name, {**model_card(name), "robustness": entry})
+        entry = _record(name, f"{epsilon:g}", row, worst.ensemble, worst.clean_accuracy, digits, seed)
+    return entry
+
+
+def _record(
+    name: str, epsilon: str, row: dict[str, Any], ensemble: str, clean: float, digits: int, seed: int
+) -> dict[str, Any]:
+    """Add one epsilon's row to the card's robustness entry (written after each epsilon, so that runs
+    for different epsilons may go in parallel; an entry for another ensemble, size or seed is replaced)."""
+    import fcntl
+    import tempfile
+    from pathlib import Path
+
+    with open(Path(tempfile.gettempdir()) / f"labkit-card-{name}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        card = model_card(name)
+        entry = card.get("robustness") or {}
+        same = (entry.get("ensemble"), entry.get("test_digits"), entry.get("seed")) == (
+            ensemble,
+            digits,
+            seed,
+        )
+        rows = dict(entry.get("epsilons", {})) if same else {}
+        rows[epsilon] = row
+        entry = {
+            "metric": "worst-case robust accuracy: a digit counts only if no attack of the ensemble "
+            "breaks it",
+            "threat_model": "white-box L-inf (plus score-based Square as a gradient-masking check)",
+            "ensemble": ensemble,
+            "test_digits": digits,
+            "seed": seed,
+            "clean_accuracy": round(clean, 4),
+            "epsilons": dict(sorted(rows.items(), key=lambda item: float(item[0]))),
+            "command": f"labkit zoo evaluate {name}" + ("" if digits == 1000 else f" --digits {digits}"),
+            "evaluated_with": {
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+                "threads": torch.get_num_threads(),
+            },
+        }
+        _write_card(name, {**card, "robustness": entry})
     return entry
 
 

@@ -89,3 +89,50 @@ ANSWERS = {
         ],
     ),
 }
+
+
+def _epoch(model, x, y, optimiser, *, attack, epsilon, batch_size, generator, attack_mode="eval",
+           update_mode="train", attacked=True, zero=True, total=False, own_generator=False):  # fmt: skip
+    losses = []
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        model.train(attack_mode == "train")
+        gen = torch.Generator().manual_seed(0) if own_generator else generator
+        adv = attack(model, xb, yb, epsilon=epsilon, generator=gen) if attacked else xb
+        model.train(update_mode == "train")
+        loss = nn.functional.cross_entropy(model(adv), yb)
+        if zero:
+            optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return sum(losses) if total else sum(losses) / len(losses)
+
+
+def adversarial_epoch(model, x, y, optimiser, *, attack, epsilon, batch_size, generator):
+    return _epoch(
+        model, x, y, optimiser, attack=attack, epsilon=epsilon, batch_size=batch_size, generator=generator
+    )
+
+
+def _wrong(**mistake):
+    def answer(model, x, y, optimiser, *, attack, epsilon, batch_size, generator):
+        return _epoch(
+            model, x, y, optimiser, attack=attack, epsilon=epsilon, batch_size=batch_size,
+            generator=generator, **mistake,
+        )  # fmt: skip
+
+    return answer
+
+
+ANSWERS["09.adv_epoch"] = (
+    adversarial_epoch,
+    [
+        (_wrong(attacked=False), "clean batch"),
+        (_wrong(attack_mode="train"), "training mode"),
+        (_wrong(update_mode="eval"), "eval mode"),
+        (_wrong(zero=False), "accumulate"),
+        (_wrong(total=True), "mean attacked-batch loss"),
+        (_wrong(own_generator=True), "generator"),
+    ],
+)
