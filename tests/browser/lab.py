@@ -288,3 +288,18 @@ def dismiss_news(page: Any) -> bool:
         return False
     page.get_by_role("button", name=re.compile("^No")).first.click()
     return True
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless chromium (a fresh temporary profile) for several isolated contexts (one per learner)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
