@@ -22,6 +22,9 @@ def _progress(args: argparse.Namespace) -> int:
     from labkit.checks import EXERCISES, progress_report
     from labkit.course.progress import format_report
 
+    if args.plot and not args.team or args.learner and not args.export:
+        print("labkit progress: --plot goes with --team DIR, --learner with --export PATH.", file=sys.stderr)
+        return 2
     if args.team:
         return _team(args)
     if args.export:

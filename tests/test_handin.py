@@ -109,5 +109,7 @@ def test_cli_export_over_every_registered_exercise(monkeypatch, tmp_path, capsys
     assert "hand this file in" in capsys.readouterr().out
     assert main(["progress", "--export", str(tmp_path / "missing" / "r.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["progress", "--plot", str(tmp_path / "x.png")]) == 2  # --plot without --team
+    assert "--plot goes with --team" in capsys.readouterr().err
     with pytest.raises(ValueError, match="learner must be a name"):
         build_report(IDS, learner="a\nb", path=tmp_path / "p.json")

@@ -171,7 +171,8 @@ c.Spawner.http_timeout = 180
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _login_and_run(browser: Any, hub: dict[str, Any], user: str, stop_at: str) -> Any:
+def _login(browser: Any, hub: dict[str, Any], user: str) -> Any:
+    """Log a learner in from their own browser context; the hub starts their server meanwhile."""
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
     page.set_default_timeout(180_000)
@@ -179,10 +180,15 @@ def _login_and_run(browser: Any, hub: dict[str, Any], user: str, stop_at: str) -
     page.fill("#username_input", user)
     page.fill("#password_input", hub["password"])
     page.click("#login_submit")
+    return page
+
+
+def _start_run(page: Any, hub: dict[str, Any], user: str, stop_at: str) -> None:
+    """Wait until the learner lands on lab 00 in JupyterLab, then run its cells up to `stop_at`."""
     page.wait_for_url(f"**/user/{user}/lab/tree/00_orientation.ipynb*")  # spawned, landed on lab 00
     lab.OUTPUT.mkdir(parents=True, exist_ok=True)
     try:
-        page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=120_000)
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=150_000)
     except Exception:
         page.screenshot(path=str(lab.OUTPUT / f"hub-failed-{user[-2:]}.png"))
         raise AssertionError(
@@ -195,21 +201,29 @@ def _login_and_run(browser: Any, hub: dict[str, Any], user: str, stop_at: str) -
         stop_at,
     )
     assert last > 0, f"lab 00 has no cell with {stop_at!r}"
-    page.evaluate(lab.RUN_CELLS_UP_TO, last)
-    lab.wait_idle(page, timeout=240)
+    page.evaluate(f"(last) => {{ ({lab.RUN_CELLS_UP_TO})(last); }}", last)  # queued; not awaited
+
+
+def _finish(page: Any, user: str) -> None:
+    page.wait_for_function("window.__labkitRunDone === true", timeout=300_000)
+    lab.wait_idle(page, timeout=300)
     notebook = page.evaluate(lab.NOTEBOOK)
     assert not lab.errors_in(notebook), lab.errors_in(notebook)
     assert "00.integrity" in lab.output_text(notebook)
     page.screenshot(path=str(lab.OUTPUT / f"hub-learner-{user[-2:]}.png"))
-    return context
 
 
 def test_three_learners_each_with_own_server_progress_and_files(hub: dict[str, Any]) -> None:
     users = hub["users"]
     with lab.chromium() as browser:
-        contexts = [_login_and_run(browser, hub, user, RUN_TO[i]) for i, user in enumerate(users)]
+        # the three learners work at the same time, as in a room
+        pages = [_login(browser, hub, user) for user in users]
+        for i, (page, user) in enumerate(zip(pages, users, strict=True)):
+            _start_run(page, hub, user, RUN_TO[i])
+        for page, user in zip(pages, users, strict=True):
+            _finish(page, user)
         # a learner's login does not open another learner's server
-        other = contexts[0].request.get(f"{hub['base']}/user/{users[1]}/api/contents", max_redirects=0)
+        other = pages[0].context.request.get(f"{hub['base']}/user/{users[1]}/api/contents", max_redirects=0)
         assert other.status in (302, 403, 404), f"{users[0]} reached {users[1]}'s server: {other.status}"
         if other.status == 302:
             assert f"/user/{users[1]}" not in other.headers.get("location", "").split("?")[0]

@@ -214,10 +214,12 @@ SCROLL_TO = """async (needle) => {
 RUN_CELLS_UP_TO = """async (last) => {
   const app = window.jupyterapp;
   const nb = app.shell.currentWidget.content;
+  window.__labkitRunDone = false;
   for (let i = 0; i <= last; i++) {
     nb.activeCellIndex = i;
     await app.commands.execute('notebook:run-cell');
   }
+  window.__labkitRunDone = true;
 }"""
 
 # Characters drawn exactly like a glyph the font surely lacks (or like nothing) are boxes on screen.
