@@ -178,7 +178,11 @@ def test_whitebox_runs_and_explorer_slider_changes_prediction_also_after_reopen(
     assert "epsilon 0.30" in moved and moved != start
     assert re.search(r"reads \d .*-> \d", moved), moved
     shot(page, "run-all-06_whitebox_evasion-slider")
-    # save, close, reopen: the widgets must display again and still talk to the kernel
+    # save, close, reopen: the widgets must display again and still talk to the kernel. Closed while the
+    # kernel is still busy (redrawing), ipywidgets 8 shows "Error displaying widget: model not found" for
+    # good after reopening (measured here under load; re-running the cell recovers): the guide tells
+    # instructors, and this test closes once the kernel is idle, as the guide advises.
+    lab.wait_idle(page, timeout=120)
     page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_timeout(1000)
     page.evaluate("() => { const p = window.jupyterapp.shell.currentWidget; p.dispose(); }")
