@@ -236,6 +236,16 @@ BOXES = """([chars, selector]) => {
 }"""
 
 
+# File > Close Tab: the document manager closes the widget and, with it, the notebook's context.
+CLOSE_TAB = """async () => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  panel.context.model.dirty = false;  // just saved; outputs that arrived since must not raise a dialog
+  await app.commands.execute('application:close');
+  return panel.isDisposed;
+}"""
+
+
 def wait_idle(page: Any, *, timeout: float = 240) -> dict[str, Any]:
     """Wait until the kernel is idle, no cell shows [*] and the status bar says Idle (stable 1 s)."""
     deadline = time.monotonic() + timeout
