@@ -178,10 +178,10 @@ def test_whitebox_runs_and_explorer_slider_changes_prediction_also_after_reopen(
     assert "epsilon 0.30" in moved and moved != start
     assert re.search(r"reads \d .*-> \d", moved), moved
     shot(page, "run-all-06_whitebox_evasion-slider")
-    # save, close (File > Close Tab; the kernel keeps running), reopen. Measured here: intermittently the
-    # widgets then show "Error displaying widget: model not found" (ipywidgets 8's JupyterLab manager does
-    # not find the live kernel's models again; tqdm's bars and the explorer alike). That is reported as an
-    # expected failure, with a screenshot, until it is fixed; when they do display, the slider must work.
+    # save, close (File > Close Tab; the kernel keeps running), reopen: the explorer must display again and
+    # still drive the kernel. Measured here: intermittently, other widget outputs (the finished tqdm progress
+    # bars, whose models the kernel no longer holds) show "Error displaying widget: model not found" after
+    # reopening; that is reported as an expected failure with a screenshot (the guide tells instructors).
     lab.wait_idle(page, timeout=120)
     page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_timeout(1000)
@@ -191,16 +191,17 @@ def test_whitebox_runs_and_explorer_slider_changes_prediction_also_after_reopen(
     lost = lab.errors_in(page.evaluate(lab.NOTEBOOK))
     if lost:
         shot(page, "reopened-06_whitebox_evasion-lost")
-        close_current(page)
-        pytest.xfail(
-            f"reopened lab 06 shows {lost[0]!r} in {len(lost)} outputs (ipywidgets 8; see the guide)"
-        )
+    assert len(page.evaluate(EXPLORER_STATUS)) == 1, f"the explorer does not display after reopening: {lost}"
     page.locator(".widget-slider", has_text="epsilon").scroll_into_view_if_needed()
     back = move_epsilon(page, "Home")  # epsilon to 0: the clean reading
     assert "epsilon 0.00" in back
     lab.wait_idle(page, timeout=120)  # the figure below redraws after the status line
     shot(page, "reopened-06_whitebox_evasion")
     close_current(page)
+    if lost:
+        pytest.xfail(
+            f"after reopening lab 06, {len(lost)} other widget outputs show {lost[0]!r} (tqdm's bars)"
+        )
 
 
 def test_response_module_runs_to_the_end(session: dict[str, Any]) -> None:
