@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from labkit.paths import repo_root
 
@@ -18,12 +19,37 @@ def _doctor(_: argparse.Namespace) -> int:
 
 
 def _progress(args: argparse.Namespace) -> int:
-    from labkit.checks import progress_report
+    from labkit.checks import EXERCISES, progress_report
     from labkit.course.progress import format_report
 
+    if args.plot and not args.team or args.learner and not args.export:
+        print("labkit progress: --plot goes with --team DIR, --learner with --export PATH.", file=sys.stderr)
+        return 2
+    if args.team:
+        return _team(args)
+    if args.export:
+        from labkit.course.handin import export_report
+
+        out = export_report(Path(args.export), EXERCISES, learner=args.learner)
+        print(f"wrote {out}: hand this file in (it carries a checksum, so do not edit it).")
+        return 0
     summary = progress_report()
     print(json.dumps(summary, indent=2) if args.json else format_report(summary))
     return 0
+
+
+def _team(args: argparse.Namespace) -> int:
+    from labkit.course.team import format_team, load_team, plot_team, team_summary
+
+    reports, rejected = load_team(Path(args.team))
+    summary = team_summary(reports)
+    if args.json:
+        print(json.dumps({**summary, "rejected": rejected}, indent=2, ensure_ascii=False))
+    else:
+        print(format_team(summary, rejected=rejected))
+    if args.plot and reports:
+        print(f"plot: {plot_team(summary, Path(args.plot))}")
+    return 0 if reports else 1
 
 
 def _build_labs(args: argparse.Namespace) -> int:
@@ -157,6 +183,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check this machine is ready").set_defaults(run=_doctor)
     p = sub.add_parser("progress", help="print this learner's completion report")
     p.add_argument("--json", action="store_true", help="machine-readable, for a team lead")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--export", metavar="PATH", help="write the report you hand in (a file or a directory)")
+    how.add_argument("--team", metavar="DIR", help="summarise the hand-in reports in DIR (team lead)")
+    p.add_argument("--learner", help="with --export: the name to put on the report (default: your user)")
+    p.add_argument("--plot", metavar="PNG", help="with --team: also draw the summary into this PNG")
     p.set_defaults(run=_progress)
     p = sub.add_parser("build-labs", help="generate labs/ from solutions/")
     p.add_argument("--check", action="store_true", help="only report labs that are out of date")

@@ -70,6 +70,9 @@ def _problem(data: Any) -> str | None:
         attempts = entry.get("attempts")
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
             return f"exercise {key!r} has attempts={attempts!r}, not a count"
+        failed = entry.get("failed_before_pass", 0)  # absent in files written before it was kept
+        if isinstance(failed, bool) or not isinstance(failed, int) or failed < 0:
+            return f"exercise {key!r} has failed_before_pass={failed!r}, not a count"
         if not isinstance(entry.get("passed"), bool):
             return f"exercise {key!r} has passed={entry.get('passed')!r}, not true or false"
         for stamp in ("first_passed", "last_attempt"):
@@ -158,10 +161,12 @@ def record(exercise_id: str, *, passed: bool, path: Path | None = None) -> dict[
     with _locked(path):
         data = _load_for_write(path)
         entry = data["exercises"].setdefault(
-            exercise_id, {"attempts": 0, "passed": False, "first_passed": None}
+            exercise_id, {"attempts": 0, "passed": False, "first_passed": None, "failed_before_pass": 0}
         )
         entry["attempts"] += 1
         entry["last_attempt"] = now
+        if not passed and not entry["passed"]:  # failures before the first pass: what people get stuck on
+            entry["failed_before_pass"] = entry.get("failed_before_pass", 0) + 1
         if passed and not entry["passed"]:
             entry["first_passed"] = now
         entry["passed"] = entry["passed"] or passed
