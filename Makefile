@@ -53,7 +53,7 @@ lint: $(STAMP)
 XDIST ?= -n auto --maxprocesses 4 --dist loadfile
 
 # Everything: the static checks, labkit's unit tests, and every solution notebook under nbval.
-test: lint
+test: lint browser-deps hub-deps
 	$(BIN)/python -m pytest $(XDIST) --durations 15
 
 # The fast path while you work: static checks and the unit tests, without the slow ones (load

@@ -142,3 +142,29 @@ def test_run_picklescan_counts_every_clean_file(tmp_path):
     (tmp_path / "empty.bin").write_bytes(b"")  # holds nothing, still counted as looked at
     scan = run_picklescan(tmp_path)
     assert scan.ok and (scan.passed, scan.failed) == (3, 0), scan.output
+
+
+class _Payload:
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.system, ("true",))
+
+
+def test_a_pickle_with_garbage_after_its_payload_is_flagged_and_plain_text_passes(tmp_path):
+    """picklescan stops at the first unreadable opcode; so does unpickling. A payload before that point is
+    still flagged; text whose bytes happen to start like opcodes (a YAML rule, a licence) is not an error."""
+    import pickle
+
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "weights.txt").write_bytes(pickle.dumps(_Payload(), protocol=0)[:-1] + b"\xff garbage")
+    flagged = run_picklescan(evil)
+    assert not flagged.ok and flagged.failed == 1, flagged.output
+
+    text = tmp_path / "text"
+    text.mkdir()
+    (text / "rule.yml").write_text("title: bursts of near-duplicate queries\nlevel: high\n")
+    (text / "LICENSE").write_text("Apache License\n  Version 2.0, January 2004\n")
+    clean = run_picklescan(text)
+    assert clean.ok and (clean.passed, clean.failed) == (2, 0), clean.output

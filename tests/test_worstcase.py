@@ -91,7 +91,8 @@ def test_pgd_restarts_attack_only_the_digits_still_standing():
     three = Ensemble("three", pgd_steps=3, pgd_restarts=3, apgd_steps=0, square_queries=0)
     worst = worst_case_robustness(counting, x, y, epsilon=0.1, ensemble=three, progress=False)
     per_restart = 3 + 1  # three gradient steps and one look at the result
-    attacked = counting.rows[-3 * per_restart :]
+    # each restart's call first checks its arguments with a one-row probe of the model; leave those out
+    attacked = [rows for rows in counting.rows if rows > 1][-3 * per_restart :]
     assert attacked[:per_restart] == [35] * per_restart  # restart 1: every digit read correctly
     assert attacked[per_restart : 2 * per_restart] == [standing] * per_restart  # restart 2: survivors only
     assert attacked[-1] <= standing and worst.robust_accuracy <= first.robust_accuracy

@@ -222,6 +222,7 @@ log = logging.getLogger("picklescan")
 log.setLevel(logging.INFO)
 log.addHandler(logging.StreamHandler(sys.stdout))
 log.addFilter(lambda record: "could not parse" not in record.getMessage())  # not a pickle: no news
+log.addFilter(lambda record: "parsing pickle" not in record.getMessage())  # said below, per file
 strict = sys.argv[1] == "strict"
 total, scanned, flagged, errors = ScanResult([]), 0, 0, 0
 for path in filter(None, sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\0")):
@@ -237,6 +238,9 @@ for path in filter(None, sys.stdin.buffer.read().decode("utf-8", "surrogateescap
         print(f"ERROR: could not scan {path}: {error}")
         errors += 1
         continue
+    if result.scan_err:  # unpickling would stop at that opcode: what ran before it was checked above
+        print(f"labkit: {path}: not a complete pickle; its opcodes up to the first unreadable one were checked")
+        result.scan_err = False
     scanned += 1
     flagged += result.issues_count > 0
     total.merge(result)
