@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from labkit import validate
-from labkit.course.coursemap import MODULES, TRACKS, module
+from labkit.course.coursemap import MODULES, SOLUTION_SECONDS_MEASURED, TRACKS, module
 
 # Workshops: modules in teaching order. The half-day one is the course map's own track.
 WORKSHOPS: dict[str, tuple[str, ...]] = {
@@ -62,9 +62,9 @@ def agenda_markdown(
     short_break = validate.positive_int("short_break", short_break)
     clock = first = int(hours) * 60 + int(mins)
     rows = [
-        "| Time | # | Session | Minutes |",
-        "|---|---|---|---:|",
-        f"| {_clock(clock)} | | Welcome, setup check | {WELCOME} |",
+        "| Time | # | Session | Minutes | Notebook run (s) |",
+        "|---|---|---|---:|---:|",
+        f"| {_clock(clock)} | | Welcome, setup check | {WELCOME} | |",
     ]
     clock += WELCOME
     used, had_lunch, teaching = WELCOME, not lunch, 0
@@ -73,13 +73,19 @@ def agenda_markdown(
         if used and used + item.minutes > block and i:
             pause = 60 if not had_lunch and clock >= 11 * 60 + 30 else short_break
             had_lunch = had_lunch or pause == 60
-            rows.append(f"| {_clock(clock)} | | {'Lunch' if pause == 60 else 'Break'} | {pause} |")
+            rows.append(f"| {_clock(clock)} | | {'Lunch' if pause == 60 else 'Break'} | {pause} | |")
             clock, used = clock + pause, 0
-        rows.append(f"| {_clock(clock)} | {number} | {item.title} | {item.minutes} |")
+        run = "-" if item.solution_seconds is None else str(item.solution_seconds)
+        rows.append(f"| {_clock(clock)} | {number} | {item.title} | {item.minutes} | {run} |")
         clock, used, teaching = clock + item.minutes, used + item.minutes, teaching + item.minutes
-    rows.append(f"| {_clock(clock)} | | Wrap-up: questions, what to do next | {WRAP_UP} |")
+    rows.append(f"| {_clock(clock)} | | Wrap-up: questions, what to do next | {WRAP_UP} | |")
     clock += WRAP_UP
-    rows += ["", f"Ends at {_clock(clock)}: {teaching} minutes of modules, {clock - first} minutes in all."]
+    rows += [
+        "",
+        f"Ends at {_clock(clock)}: {teaching} minutes of modules, {clock - first} minutes in all. "
+        f"Notebook run: the solution notebook's measured wall time ({SOLUTION_SECONDS_MEASURED}; "
+        "`make bench`).",
+    ]
     return "\n".join(rows) + "\n"
 
 

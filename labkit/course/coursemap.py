@@ -120,19 +120,26 @@ MODULES: tuple[Module, ...] = (
 # `.venv/bin/python bench/run.py --notebooks --no-pgd` (bench/RESULTS.md): data, copied here by hand
 # after a bench run, with when and how it was measured. The target is about 60 s on 2 idle cores.
 SOLUTION_SECONDS_MEASURED = (
-    "2026-12-03 on 2 AMD EPYC cores shared with 7 other jobs (load average 7-33), 1 torch thread; "
-    "an idle machine is several times faster"
+    "2026-12-03 on 2 AMD EPYC cores, otherwise idle (load average 1-2), 1 torch thread, full mode; "
+    "bench/RESULTS.md"
 )
 SOLUTION_SECONDS: dict[str, int] = {
-    "00": 39,
-    "04": 266,
-    "05": 149,
-    "06": 221,
-    "07": 162,
-    "08": 180,
-    "09": 342,
-    "10": 292,
-    "11": 181,
+    "00": 10,
+    "01": 6,
+    "02": 5,
+    "03": 13,
+    "04": 46,
+    "05": 29,
+    "06": 34,
+    "07": 25,
+    "08": 52,
+    "09": 75,
+    "10": 53,
+    "11": 40,
+    "12": 9,
+    "13": 11,
+    "14": 17,
+    "15": 18,
 }
 
 TRACKS: dict[str, tuple[str, ...]] = {

@@ -239,7 +239,7 @@ for path in filter(None, sys.stdin.buffer.read().decode("utf-8", "surrogateescap
         errors += 1
         continue
     if result.scan_err:  # unpickling would stop at that opcode: what ran before it was checked above
-        print(f"labkit: {path}: not a complete pickle; its opcodes up to the first unreadable one were checked")
+        print(f"labkit: {path}: not a complete pickle; the opcodes before the unreadable one were checked")
         result.scan_err = False
     scanned += 1
     flagged += result.issues_count > 0
