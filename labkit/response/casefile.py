@@ -21,14 +21,15 @@ import torch
 
 from labkit import validate as v
 from labkit.integrity import verify
+from labkit.response.auditdb import scenario_records
 
 INCIDENT = "incident"
 
 
 def incident_log() -> list[dict[str, Any]]:
-    """Every request of the incident's day, as the service logged it (one dict per request)."""
-    text = verify(f"{INCIDENT}/audit.jsonl").data.decode("utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """Every request of the incident's day, as the service logged it (one dict per request): the verified
+    scenario log that module 13 loads too (`labkit.response.auditdb.scenario_records`)."""
+    return scenario_records()
 
 
 def incident_training_set() -> tuple[torch.Tensor, torch.Tensor, list[str]]:
