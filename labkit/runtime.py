@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from labkit import validate as v
+
+T = TypeVar("T")
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -156,3 +159,75 @@ def borrowed(
             m.training = mode
         if moved:
             model.to(home)
+
+
+# --- progress bars that leave text, not widgets, behind ------------------------------------------
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (where tqdm.auto would draw an ipywidgets bar)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the course
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config
+
+
+def _summary(bar: Any) -> str:
+    """One line for a finished (or stopped) bar: what it counted, how far, how long."""
+    from tqdm import tqdm as plain
+
+    d = bar.format_dict
+    done = f"{d['n']}/{d['total']}" if d["total"] else str(d["n"])
+    head = f"{d['prefix']}: " if d["prefix"] else ""
+    if d["total"] and d["n"] < d["total"]:
+        return f"{head}stopped at {done} after {plain.format_interval(d['elapsed'])}"
+    return f"{head}{done} in {plain.format_interval(d['elapsed'])}"
+
+
+def progress_bar(
+    iterable: Iterable[T] | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    enabled: bool = True,
+    leave: bool = True,
+) -> Any:
+    """A tqdm progress bar: an ipywidgets bar in a notebook, text elsewhere. In a notebook the finished
+    bar is replaced by one line of text ("desc: 30/30 in 00:12"), so a saved notebook holds no widget
+    output whose model died with the kernel ("Error displaying widget: model not found" on reopening).
+    `leave=False` removes the bar's line entirely when it finishes (inner loops)."""
+    if total is not None:
+        total = v.nonnegative_int("total", total)
+    v.text("desc", desc, empty=True)
+    for name, flag in (("enabled", enabled), ("leave", leave)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, not {flag!r}.")
+    if not enabled or not _in_kernel():
+        from tqdm import tqdm as plain
+
+        return plain(iterable, total=total, desc=desc or None, disable=not enabled, leave=leave)
+    return _kernel_bar()(iterable, total=total, desc=desc or None, leave=leave)
+
+
+def _kernel_bar() -> type:
+    """tqdm's notebook bar, displayed through a display handle it replaces with text when it closes."""
+    from IPython.display import display
+    from tqdm.notebook import tqdm as notebook_bar
+
+    class KernelBar(notebook_bar):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, display=False, **kwargs)
+            self._handle = display(self.container, display_id=True)
+
+        def close(self) -> None:
+            if self.disable:  # closed already (tqdm closes again on garbage collection)
+                return
+            keep = self.leave or (self.total and self.n < self.total)
+            super().close()
+            text = _summary(self) if keep else ""
+            self._handle.update({"text/plain": text}, raw=True)
+            self.container.close()
+
+    return KernelBar

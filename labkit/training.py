@@ -6,11 +6,10 @@ from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit import validate as v
 from labkit.models import DigitsCNN
-from labkit.runtime import borrowed, get_device, model_device, seed_everything
+from labkit.runtime import borrowed, get_device, model_device, progress_bar, seed_everything
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, targets) -> mean loss
@@ -131,7 +130,7 @@ def train_model(
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     xs, ys = x.detach().to(device), y.to(device)
     losses: list[float] = []
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    bar = progress_bar(range(epochs), desc=desc, enabled=progress, leave=False)
     for _ in bar:
         total = torch.zeros((), device=device)  # summed on the device: no host sync per batch
         # the data were checked once above: the batches' value checks (in an augmentation, an

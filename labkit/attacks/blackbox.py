@@ -15,12 +15,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit import validate as v
 from labkit.attacks.evasion import Attack, as_foolbox, check_images, foolbox, resolve_attack
 from labkit.policy import apply_policy, check_policy
-from labkit.runtime import get_device
+from labkit.runtime import get_device, progress_bar
 
 
 class QueryBudgetExceeded(RuntimeError):
@@ -276,7 +275,9 @@ def budget_curve(
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, not {progress!r}.")
     name = type(attack).__name__ if not isinstance(attack, str) else attack
-    with tqdm(total=per_image, desc=f"{name}: queries per image", disable=not progress, leave=False) as bar:
+    with progress_bar(
+        total=per_image, desc=f"{name}: queries per image", enabled=progress, leave=False
+    ) as bar:
         log.bar = bar
         try:
             starts = _starting_points(log, x, y)

@@ -14,10 +14,9 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit import validate as v
-from labkit.runtime import borrowed, get_device
+from labkit.runtime import borrowed, get_device, progress_bar
 
 
 class FoolboxModel(Protocol):
@@ -251,7 +250,7 @@ def _run_batches(
     starts = [(s, r) for s in range(0, len(x), batch_size) for r in range(restarts)]
     best: list[torch.Tensor] = []
     broken = torch.empty(0)
-    for start, restart in tqdm(starts, desc=type(attack).__name__, disable=not progress, leave=False):
+    for start, restart in progress_bar(starts, desc=type(attack).__name__, enabled=progress, leave=False):
         xb = x[start : start + batch_size].to(device)
         yb = y[start : start + batch_size].to(device)
         if restart == 0:

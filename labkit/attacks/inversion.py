@@ -13,10 +13,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit import validate as v
-from labkit.runtime import borrowed, model_device
+from labkit.runtime import borrowed, model_device, progress_bar
 
 # ----------------------------------------------------------------------------- model inversion
 
@@ -103,7 +102,7 @@ def invert_whitebox(
     index = targets.to(device).view(-1, 1)
     history = torch.zeros(steps, device=device)
     with borrowed(model):
-        for i in tqdm(range(steps), desc="inverting", disable=not progress, leave=False):
+        for i in progress_bar(range(steps), desc="inverting", enabled=progress, leave=False):
             log_p = model(x).log_softmax(dim=1).gather(1, index).squeeze(1)
             objective = log_p - tv_weight * _total_variation(x)
             optimiser.zero_grad()
@@ -211,7 +210,7 @@ def invert_with_queries(
     history: list[float] = []
     norms: list[float] = []
     queries = 0
-    for _ in tqdm(range(steps), desc="inverting via queries", disable=not progress, leave=False):
+    for _ in progress_bar(range(steps), desc="inverting via queries", enabled=progress, leave=False):
         gradient, score = estimate_gradient(
             query,
             x.detach(),

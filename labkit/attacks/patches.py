@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit import validate as v
-from labkit.runtime import borrowed, get_device
+from labkit.runtime import borrowed, get_device, progress_bar
 
 
 def random_positions(
@@ -116,7 +115,7 @@ def train_patch(
     images = x.detach().to(device)  # copied once; each step sends only its indices
     losses = torch.zeros(steps, device=device)
     with borrowed(model, device=device), v.trusted_values():  # weights frozen: only the patch learns
-        for i in tqdm(range(steps), desc="patch", disable=not progress, leave=False):
+        for i in progress_bar(range(steps), desc="patch", enabled=progress, leave=False):
             pick = torch.randint(0, len(x), (batch_size,), generator=generator).to(device)
             rows, cols = random_positions(
                 batch_size, patch_size=size, image_size=x.shape[-1], generator=generator

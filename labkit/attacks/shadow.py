@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit import validate as v
 from labkit.attacks.membership import log_odds
 from labkit.models import ClinicMLP
+from labkit.runtime import progress_bar
 
 # ----------------------------------------------------------------------------- training clinic models
 
@@ -110,7 +110,9 @@ def _train_batched(
     batched = vmap(one, in_dims=(0, 0, None), randomness="different")
     optimiser = torch.optim.Adam(params.values(), lr=plan.lr, weight_decay=plan.weight_decay)
     base.train()
-    steps = tqdm(range(plan.steps), desc=f"training {len(models)} models", disable=not progress, leave=False)
+    steps = progress_bar(
+        range(plan.steps), desc=f"training {len(models)} models", enabled=progress, leave=False
+    )
     for _ in steps:
         logits = batched(params, buffers, x)  # K x N x C
         losses = nn.functional.cross_entropy(
@@ -174,7 +176,7 @@ def train_mlps(
     x, y, masks = x.detach().cpu().flatten(1), y.cpu(), masks.cpu()
     generator = torch.Generator().manual_seed(seed)
     models = []
-    for mask in tqdm(masks, desc=f"training {len(masks)} model(s)", disable=not progress, leave=False):
+    for mask in progress_bar(masks, desc=f"training {len(masks)} model(s)", enabled=progress, leave=False):
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
         model = mlp(in_features=x.shape[1], hidden=plan.hidden, num_classes=num_classes, dropout=plan.dropout)
         optimiser = torch.optim.Adam(model.parameters(), lr=plan.lr, weight_decay=plan.weight_decay)

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit import validate as v
 from labkit.attacks.apgd import apgd, apgd_targeted
 from labkit.attacks.evasion import check_images, frozen_parameters
 from labkit.attacks.pgd import projected_gradient
-from labkit.runtime import get_device
+from labkit.runtime import get_device, progress_bar
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,7 @@ def worst_case_robustness(
         generator = torch.Generator(device=device).manual_seed(seed)
         runs = _runs(ensemble, epsilon=epsilon, norm=norm, generator=generator, seed=seed) if epsilon else []
         accuracies = {label: float((~wrong).float().mean()) for label in labels.values()}
-        bar = tqdm(total=len(runs), desc="worst case", disable=not progress, leave=False)
+        bar = progress_bar(total=len(runs), desc="worst case", enabled=progress, leave=False)
         for key, attack in runs:
             alive = (broken_by < 0).nonzero()[:, 0]  # one host sync per run: who is still standing
             for chunk in alive.split(batch_size) if len(alive) else ():

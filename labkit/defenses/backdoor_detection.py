@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit import validate as v
-from labkit.runtime import borrowed, model_device
+from labkit.runtime import borrowed, model_device, progress_bar
 from labkit.training import predict_logits
 
 MAD_CONSISTENCY = 1.4826  # makes the MAD a consistent estimator of the standard deviation
@@ -115,7 +114,7 @@ def reverse_engineer_triggers(
     optimiser = torch.optim.Adam([mask_raw, pattern_raw], lr=lr, betas=(0.5, 0.9))
     goal = torch.tensor(targets, device=device)
     with borrowed(model), v.trusted_values():  # eval mode, weights frozen; restored afterwards
-        for _ in tqdm(range(steps), desc="reverse-engineering", disable=not progress, leave=False):
+        for _ in progress_bar(range(steps), desc="reverse-engineering", enabled=progress, leave=False):
             batch = images[torch.randint(len(x), (batch_size,), generator=generator).to(device)]
             mask, pattern = torch.sigmoid(mask_raw), torch.sigmoid(pattern_raw)
             stamped = (1 - mask[:, None]) * batch[None] + (mask * pattern)[:, None]

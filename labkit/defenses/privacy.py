@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit import validate as v
 from labkit.models import ClinicMLP
+from labkit.runtime import progress_bar
 
 DELTA = 1e-5
 
@@ -109,7 +109,7 @@ def train_dp(
     private.train()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Ff]ull backward hook.*")
-        for _ in tqdm(range(epochs), desc="DP-SGD epochs", disable=not progress, leave=False):
+        for _ in progress_bar(range(epochs), desc="DP-SGD epochs", enabled=progress, leave=False):
             for xb, yb in loader:
                 if len(yb) == 0:  # Poisson sampling can draw an empty batch
                     continue

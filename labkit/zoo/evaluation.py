@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from labkit import validate
 from labkit.attacks.pgd import projected_gradient
@@ -17,6 +16,7 @@ from labkit.attacks.worstcase import PRESETS, worst_case_robustness
 from labkit.data import load_digits
 from labkit.integrity import sha256_file, verify, write_manifest_entry
 from labkit.paths import datasets_dir
+from labkit.runtime import progress_bar
 from labkit.zoo.registry import SPECS, _files, _spec, load_model, model_card
 
 EPSILONS = (0.1, 0.2, 0.3)
@@ -70,7 +70,7 @@ def evaluate_zoo_model(
     x, y = load_digits("test")
     x, y = x[:digits], y[:digits]
     entry: dict[str, Any] = {}
-    for epsilon in tqdm(values, desc=f"{name}: epsilons", disable=not progress):
+    for epsilon in progress_bar(values, desc=f"{name}: epsilons", enabled=progress):
         worst = worst_case_robustness(
             model, x, y, epsilon=epsilon, ensemble=ensemble, seed=seed, progress=progress
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bad_inputs_cases import COUNT, MODEL, Entry, context, tiny_model
+from tests.bad_inputs_cases import COUNT, MODEL, NONNEG_INT, Entry, context, tiny_model
 
 
 def cases() -> dict[str, Entry]:
@@ -13,6 +13,11 @@ def cases() -> dict[str, Entry]:
         ),
         "labkit.runtime.model_device": Entry(lambda: dict(model=tiny_model()), {"model": MODEL}),
         "labkit.runtime.borrowed": Entry(lambda: dict(model=tiny_model()), {"model": MODEL}, call=context),
+        "labkit.runtime.progress_bar": Entry(
+            lambda: dict(iterable=range(2), total=2, desc="epochs"),
+            {"total": NONNEG_INT, "desc": [3, None], "enabled": ["yes", 1], "leave": [None, 0]},
+            notes="outside a kernel: tqdm's text bar (the kernel bar: tests/test_progress.py)",
+        ),
     }
 
 
