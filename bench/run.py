@@ -27,7 +27,7 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # foolbox imports GitPytho
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_times import notebook_table, time_fresh_setup, time_notebook  # noqa: E402
+from notebook_times import long_cell_table, notebook_table, time_fresh_setup, time_notebook  # noqa: E402
 from pgd_compare import pgd_table, time_pgd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         ]
         write_section("notebooks", "Solution notebooks (wall time, fresh kernel)", body)
         print("\n".join(body))
+        cells = [
+            f"Measured in the same run as the notebooks above ({machine(threads)}). A cell counts as "
+            "showing a progress bar when it opened at least one progress-bar widget while it ran.",
+            "",
+            *note,
+            *long_cell_table(timings),
+        ]
+        write_section("cells", "Long cells and their progress bars", cells)
+        print("\n".join(cells))
     if args.fresh_setup:
         log("cloning and running `make venv` in a temporary directory ...")
         seconds, status = time_fresh_setup()
