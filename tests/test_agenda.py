@@ -53,3 +53,11 @@ def test_onboarding_sessions_respect_their_length_and_keep_every_module():
 def test_bad_module_lists_are_refused(bad):
     with pytest.raises((TypeError, ValueError, KeyError)):
         agenda_markdown(bad)
+
+
+@pytest.mark.parametrize(("name", "slot"), [("2-hour workshop", 120), ("half-day workshop", 240)])
+def test_short_workshops_fit_their_slot(name, slot):
+    """Welcome, modules, breaks and wrap-up together fit the slot the workshop is named for."""
+    text = agenda_markdown(WORKSHOPS[name], lunch=False)
+    in_all = int(re.search(r"(\d+) minutes in all", text).group(1))
+    assert in_all <= slot, f"the {name} takes {in_all} minutes, more than its {slot}"

@@ -145,7 +145,7 @@ SOLUTION_SECONDS: dict[str, int] = {
 TRACKS: dict[str, tuple[str, ...]] = {
     "engineer": ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "12"),
     "responder": ("00", "01", "02", "10", "11", "13", "14"),
-    "half-day workshop": ("00", "01", "06", "05", "14"),
+    "half-day workshop": ("00", "05", "14"),
 }
 
 
