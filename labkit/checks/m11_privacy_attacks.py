@@ -263,6 +263,21 @@ def _shadow_case(seed: int, *, members_first: bool) -> dict[str, Any]:
     return dict(shadows=shadows, splits=splits, target_logits=target_logits, labels=labels, member=member)
 
 
+def _spread_others(logits: Any, labels: Any) -> Any:  # noqa: ANN401
+    """The same logits with the other classes' probability spread differently (their total unchanged)."""
+    import torch
+
+    rows = torch.arange(len(labels))
+    others = logits.clone()
+    others[rows, labels] = -torch.inf
+    total = torch.logsumexp(others, dim=1, keepdim=True)
+    noise = 3 * torch.randn(logits.shape, generator=torch.Generator().manual_seed(5), dtype=logits.dtype)
+    noise[rows, labels] = -torch.inf
+    spread = total + torch.log_softmax(noise, dim=1)
+    spread[rows, labels] = logits[rows, labels]
+    return spread
+
+
 def _auc(scores: Any, member: Any) -> float:  # noqa: ANN401
     from sklearn.metrics import roc_auc_score
 
@@ -393,6 +408,13 @@ def _check_shadow(shadow_attack: Any) -> str:  # noqa: ANN401
         for value, message in _shadow_variants(case):
             if torch.allclose(got, value, atol=1e-6):
                 raise CheckFailed(f"[{name}] {message}")
+        spread = dict(case, target_logits=_spread_others(case["target_logits"], case["labels"]))
+        if (run(spread, name) - got).abs().max() > 1e-3:
+            raise CheckFailed(
+                f"[{name}] moving probability between the *other* classes, with the probability of the "
+                "record's own label unchanged, changes its score: the attack reads more of the output "
+                "vector than the exercise describes (Shokri's attack models do; this one does not)."
+            )
         if abs(auc - best) > 0.01:
             raise CheckFailed(
                 f"[{name}] your attack reaches AUC {auc:.3f} where the attack described in the "

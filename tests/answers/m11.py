@@ -165,6 +165,20 @@ def uses_the_predicted_class(shadows, splits, target_logits, labels):
     return torch.from_numpy(classifier.predict_proba(features(target_logits, labels))[:, 1])
 
 
+def uses_the_whole_vector(shadows, splits, target_logits, labels):
+    # Shokri's attack models read the sorted probability vector
+    def features(logits, labels):
+        return np.c_[torch.softmax(logits, dim=1).sort(dim=1, descending=True).values.numpy(), labels.numpy()]
+
+    rows, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            rows += [features(model(x_in), y_in), features(model(x_out), y_out)]
+            answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+    classifier = attack_classifier().fit(np.concatenate(rows), np.concatenate(answers))
+    return torch.from_numpy(classifier.predict_proba(features(target_logits, labels))[:, 1])
+
+
 def drops_the_label(shadows, splits, target_logits, labels):
     rows, answers = [], []
     with torch.no_grad():
@@ -212,6 +226,7 @@ ANSWERS = {
             (reads_raw_logits, "raw logits"),
             (uses_the_predicted_class, "*predicted* class"),
             (drops_the_label, "not the label"),
+            (uses_the_whole_vector, "*other* classes"),
             (keeps_only_the_last_shadow, "only the last shadow"),
             (returns_verdicts, "one or two values"),
             (forgets_to_return_the_scores, "None"),
