@@ -222,6 +222,63 @@ def attack_features(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
     return np.c_[log_odds(logits.detach().cpu(), labels.cpu()).numpy(), labels.cpu().numpy().astype(float)]
 
 
+_Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def attack_classifier(*, seed: int = 0) -> Any:  # noqa: ANN401 - a sklearn classifier
+    """The attack classifier, unfitted: small gradient-boosted trees (deterministic, no early stopping)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=100, max_depth=3, early_stopping=False, random_state=v.integer("seed", seed)
+    )
+
+
+def _attack_training_set(
+    shadows: Sequence[nn.Module], splits: Sequence[_Split]
+) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(shadows, (list, tuple)) or not shadows:
+        raise ValueError(f"shadows must be a non-empty list of models, not {shadows!r:.60}.")
+    if not isinstance(splits, (list, tuple)) or not splits:
+        raise ValueError(f"splits must be a list of (x_in, y_in, x_out, y_out), not {splits!r:.60}.")
+    if len(splits) != len(shadows):
+        raise ValueError(
+            f"splits must hold one split per model in shadows: got {len(splits)} for {len(shadows)}."
+        )
+    features, answers = [], []
+    for k, (model, split) in enumerate(zip(shadows, splits, strict=True)):
+        v.function(f"shadows[{k}]", model)
+        if not isinstance(split, (list, tuple)) or len(split) != 4:
+            raise ValueError(f"splits[{k}] must be (x_in, y_in, x_out, y_out), not {split!r:.60}.")
+        x_in, y_in, x_out, y_out = split
+        with torch.no_grad():
+            for x, y, answer in ((x_in, y_in, 1), (x_out, y_out, 0)):
+                features.append(attack_features(model(x), y))
+                answers.append(np.full(len(y), answer))
+    return np.concatenate(features), np.concatenate(answers)
+
+
+def shadow_attack_scores(
+    shadows: Sequence[nn.Module],
+    splits: Sequence[_Split],
+    target_logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    seed: int = 0,
+) -> torch.Tensor:
+    """The shadow-model attack (Shokri et al., 2017): fit `attack_classifier` on each shadow's
+    outputs (`attack_features`) on its own training records (answer 1, "in") and on records it never
+    saw (answer 0, "out"), `splits[k]` being (x_in, y_in, x_out, y_out) of shadows[k]; return, per
+    target record, the classifier's probability of "member".
+    Threat model: black-box target (its logits only); the attacker trains look-alike models on its
+    own data, so it knows their membership."""
+    v.tensor("target_logits", target_logits, ndim=2, floating=True)
+    v.labels("labels", labels, n=len(target_logits), num_classes=target_logits.shape[1])
+    features, answers = _attack_training_set(shadows, splits)
+    classifier = attack_classifier(seed=seed).fit(features, answers)
+    return torch.from_numpy(classifier.predict_proba(attack_features(target_logits, labels))[:, 1])
+
+
 @dataclass
 class ShadowAttack:
     """A membership classifier trained on shadow models' outputs (Shokri et al., 2017)."""
@@ -245,12 +302,10 @@ def fit_shadow_attack(
     recipe: str | Recipe = "overfit",
     seed: int = 0,
 ) -> ShadowAttack:
-    """Train `n_shadows` look-alike models, each on a random `train_size` rows of the attacker's pool
-    (half of it by default), record their outputs on every pool row with the known in/out answer,
-    and fit a sklearn classifier that tells "in" from "out". Threat model: black-box target;
-    the attacker has population data and knows (or guesses) the training recipe."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
+    """Train `n_shadows` clinic look-alike models, each on a random `train_size` rows of the attacker's
+    pool (half of it by default), and fit the attack on their outputs on every pool row with the
+    known in/out answer, as `shadow_attack_scores` does. Threat model: black-box target; the attacker has
+    population data and knows (or guesses) the training recipe."""
     n_shadows = v.positive_int("n_shadows", n_shadows)
     v.tensor("x_pool", x_pool, ndim=2, floating=True)
     v.labels("y_pool", y_pool, n=len(x_pool), num_classes=2)
@@ -260,12 +315,7 @@ def fit_shadow_attack(
     size = v.integer("train_size", size, low=1, high=len(x_pool) - 1)
     masks = random_halves(len(x_pool), count=n_shadows, size=size, seed=seed)
     shadows = train_clinic_models(x_pool, y_pool, masks, recipe=recipe, seed=seed + 1)
-    features, answers = [], []
-    with torch.no_grad():
-        for model, mask in zip(shadows, masks, strict=True):
-            features.append(attack_features(model(x_pool), y_pool))
-            answers.append(mask.numpy())
-    classifier = HistGradientBoostingClassifier(max_iter=100, max_depth=3, random_state=seed)
-    classifier.fit(np.concatenate(features), np.concatenate(answers))
-    accuracy = float(classifier.score(np.concatenate(features), np.concatenate(answers)))
-    return ShadowAttack(classifier, n_shadows, recipe, accuracy)
+    splits = [(x_pool[m], y_pool[m], x_pool[~m], y_pool[~m]) for m in masks]
+    features, answers = _attack_training_set(shadows, splits)
+    classifier = attack_classifier(seed=seed).fit(features, answers)
+    return ShadowAttack(classifier, n_shadows, recipe, float(classifier.score(features, answers)))

@@ -213,3 +213,212 @@ def _check_calibrated(calibrated_scores: Any) -> str:  # noqa: ANN401
             f"(largest difference {float((got - expected).abs().max()):.3g})."
         )
     return "Each record is judged against how hard it is for models that never saw it."
+
+
+def _shadow_case(seed: int, *, members_first: bool) -> dict[str, Any]:
+    """Shadows and a target whose outputs are fixed tables (float64 logits, looked up by record id).
+
+    Four classes with different typical confidence (so the label matters), members fitted better than
+    non-members, a third of the non-members confidently *wrong* (high top probability, low on their
+    label), and a random constant added to each record's logits (the probabilities do not change)."""
+    import torch
+    from torch import nn
+
+    class Table(nn.Module):
+        def __init__(self, logits: torch.Tensor) -> None:
+            super().__init__()
+            self.table: torch.Tensor
+            self.register_buffer("table", logits)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.table[x[:, 0].long()]
+
+    generator = torch.Generator().manual_seed(seed)
+    classes, n = 4, 60
+    typical = torch.tensor([-1.0, 2.0, 5.0, 8.0], dtype=torch.float64)
+
+    def logits_for(labels: torch.Tensor, member: torch.Tensor) -> torch.Tensor:
+        rows = torch.arange(len(labels))
+        margin = typical[labels] + 2.5 * member + torch.randn(len(labels), generator=generator).double()
+        wrong = ~member & (torch.rand(len(labels), generator=generator) < 0.35)
+        margin[wrong] = -6.0 + torch.randn(int(wrong.sum()), generator=generator).double()
+        z = torch.randn(len(labels), classes, generator=generator).double()
+        z[rows[wrong], (labels[wrong] + 1) % classes] += 9.0  # the class it is confidently wrong about
+        z[rows, labels] = -torch.inf
+        z[rows, labels] = margin + torch.logsumexp(z, dim=1)  # log-odds of the true label = margin
+        return z + 10 * torch.randn(len(labels), 1, generator=generator).double()
+
+    def ids(count: int) -> torch.Tensor:
+        return torch.arange(count, dtype=torch.float64).unsqueeze(1)
+
+    shadows, splits = [], []
+    for _ in range(3):
+        labels = torch.randint(0, classes, (2 * n,), generator=generator)
+        member = torch.arange(2 * n) < n
+        shadows.append(Table(logits_for(labels, member)))
+        splits.append((ids(2 * n)[:n], labels[:n], ids(2 * n)[n:], labels[n:]))
+    labels = torch.randint(0, classes, (2 * n,), generator=generator)
+    member = torch.arange(2 * n) < n if members_first else torch.randperm(2 * n, generator=generator) < n
+    target_logits = logits_for(labels, member)
+    return dict(shadows=shadows, splits=splits, target_logits=target_logits, labels=labels, member=member)
+
+
+def _spread_others(logits: Any, labels: Any) -> Any:  # noqa: ANN401
+    """The same logits with the other classes' probability spread differently (their total unchanged)."""
+    import torch
+
+    rows = torch.arange(len(labels))
+    others = logits.clone()
+    others[rows, labels] = -torch.inf
+    total = torch.logsumexp(others, dim=1, keepdim=True)
+    noise = 3 * torch.randn(logits.shape, generator=torch.Generator().manual_seed(5), dtype=logits.dtype)
+    noise[rows, labels] = -torch.inf
+    spread = total + torch.log_softmax(noise, dim=1)
+    spread[rows, labels] = logits[rows, labels]
+    return spread
+
+
+def _auc(scores: Any, member: Any) -> float:  # noqa: ANN401
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(member.numpy(), scores.numpy()))
+
+
+def _shadow_variants(case: dict[str, Any]) -> list[tuple[Any, str]]:
+    """Scores of known mistakes on `case`, each with the diagnosis it gets."""
+    import numpy as np
+    import torch
+
+    from labkit.attacks.membership import log_odds
+    from labkit.attacks.shadow import attack_classifier
+
+    def fit(features: Any, shadows: list, splits: list, target: Any, labels: Any) -> Any:  # noqa: ANN401
+        rows, answers = [], []
+        with torch.no_grad():
+            for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+                rows += [features(model(x_in), y_in), features(model(x_out), y_out)]
+                answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+        classifier = attack_classifier().fit(np.concatenate(rows), np.concatenate(answers))
+        return torch.from_numpy(classifier.predict_proba(features(target, labels))[:, 1])
+
+    def with_label(values: Any, labels: Any) -> Any:  # noqa: ANN401
+        return np.c_[values.double().numpy(), labels.numpy().astype(float)]
+
+    args = (case["shadows"], case["splits"], case["target_logits"], case["labels"])
+    return [
+        (
+            fit(lambda z, y: with_label(log_odds(z, z.argmax(dim=1)), y), *args),
+            "it reads the model's confidence in its *predicted* class, so a record the model is "
+            "confidently wrong about looks like a member. Membership shows in how well the model "
+            "fits the record's own label.",
+        ),
+        (
+            fit(lambda z, y: log_odds(z, y).numpy()[:, None], *args),
+            "the attack sees the confidence but not the label: a digit every model finds easy then "
+            "looks like a member, one every model finds hard like a non-member. The classifier "
+            "needs to know which class each record belongs to.",
+        ),
+        (
+            fit(
+                lambda z, y: with_label(log_odds(z, y), y),
+                case["shadows"][-1:],
+                case["splits"][-1:],
+                *args[2:],
+            ),
+            "only the last shadow's records reach the attack classifier: the training set is "
+            "replaced in the loop instead of collected over every shadow.",
+        ),
+        (
+            fit(
+                lambda z, y: with_label(log_odds(z, y), y), case["shadows"][:1], case["splits"][:1], *args[2:]
+            ),
+            "only the first shadow's records reach the attack classifier: collect them over every shadow.",
+        ),
+    ]
+
+
+@exercise(
+    "11.shadow",
+    title="the shadow-model attack",
+    hint="The attack classifier can only learn what membership looks like from models whose training "
+    "set the attacker knows; then it judges the target, record by record, from the same view of "
+    "each output that it was trained on.",
+)
+def _check_shadow(shadow_attack: Any) -> str:  # noqa: ANN401
+    import torch
+
+    from labkit.attacks.shadow import shadow_attack_scores as reference
+
+    def run(case: dict[str, Any], name: str) -> Any:  # noqa: ANN401
+        answer = shadow_attack(
+            list(case["shadows"]),
+            [tuple(t.clone() for t in split) for split in case["splits"]],
+            case["target_logits"].clone(),
+            case["labels"].clone(),
+        )
+        if answer is None:
+            raise CheckFailed("it returned None: is a `return` missing?")
+        n = len(case["labels"])
+        got = as_values(
+            answer, n, expected=f"one score per target record ({n} here)", returns="a tensor of scores"
+        )
+        if not torch.isfinite(got).all():
+            raise CheckFailed(f"[{name}] some scores are NaN or infinite.")
+        return got
+
+    for name, case in (
+        ("members listed first", _shadow_case(11, members_first=True)),
+        ("members in random places", _shadow_case(12, members_first=False)),
+    ):
+        got = run(case, name)
+        expected = reference(case["shadows"], case["splits"], case["target_logits"], case["labels"])
+        if torch.allclose(got, expected, atol=1e-6):
+            continue
+        if len(torch.unique(got)) <= 2:
+            raise CheckFailed(
+                f"[{name}] the scores take only one or two values: a yes/no verdict per record "
+                "cannot be thresholded at a chosen false-positive rate. Return how likely each "
+                "record is a member."
+            )
+        flipped = dict(
+            case, splits=[(x_out, y_out, x_in, y_in) for x_in, y_in, x_out, y_out in case["splits"]]
+        )
+        if torch.allclose(run(flipped, name), got, atol=1e-6):
+            raise CheckFailed(
+                f"[{name}] the scores stay the same when every shadow's training and held-out records "
+                "trade places: the attack does not learn from the shadows. The target's membership "
+                "is what the attack must find; the attacker never knows it, and the order of the "
+                "records says nothing."
+            )
+        shift = 7 * torch.randn(len(case["labels"]), 1, generator=torch.Generator().manual_seed(3)).double()
+        shifted = dict(case, target_logits=case["target_logits"] + shift)
+        if (run(shifted, name) - got).abs().max() > 1e-3:
+            raise CheckFailed(
+                f"[{name}] adding the same constant to all of a record's logits changes its score, "
+                "though the model's probabilities stay exactly the same: the attack reads raw "
+                "logits, not what the model says about the record's label."
+            )
+        auc, best = _auc(got, case["member"]), _auc(expected, case["member"])
+        if auc < 0.5:
+            raise CheckFailed(
+                f"[{name}] the target's non-members score higher than its members (AUC {auc:.2f}, "
+                "below chance): check which of each shadow's records the classifier learns to call "
+                "'member'."
+            )
+        for value, message in _shadow_variants(case):
+            if torch.allclose(got, value, atol=1e-6):
+                raise CheckFailed(f"[{name}] {message}")
+        spread = dict(case, target_logits=_spread_others(case["target_logits"], case["labels"]))
+        if (run(spread, name) - got).abs().max() > 1e-3:
+            raise CheckFailed(
+                f"[{name}] moving probability between the *other* classes, with the probability of the "
+                "record's own label unchanged, changes its score: the attack reads more of the output "
+                "vector than the exercise describes (Shokri's attack models do; this one does not)."
+            )
+        if abs(auc - best) > 0.01:
+            raise CheckFailed(
+                f"[{name}] your attack reaches AUC {auc:.3f} where the attack described in the "
+                f"exercise reaches {best:.3f}: compare what the classifier sees per record with "
+                "the exercise's description."
+            )
+    return "The attack learns membership from the shadows and ranks the target's members first."

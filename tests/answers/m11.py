@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from labkit.attacks.membership import log_odds
+from labkit.attacks.shadow import attack_classifier
 
 
 def membership_score(logits, labels):
@@ -88,7 +89,149 @@ def overwrites_in_the_loop(target_logits, reference_logits, labels):
     return log_odds(target_logits, labels) - mean
 
 
+def _features(logits, labels):
+    return np.c_[log_odds(logits, labels).numpy(), labels.numpy()]
+
+
+def shadow_attack(shadows, splits, target_logits, labels):
+    features, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            features += [_features(model(x_in), y_in), _features(model(x_out), y_out)]
+            answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+    classifier = attack_classifier()
+    classifier.fit(np.concatenate(features), np.concatenate(answers))
+    return torch.from_numpy(classifier.predict_proba(_features(target_logits, labels))[:, 1])
+
+
+def shadow_attack_in_probabilities(shadows, splits, target_logits, labels):
+    """Also right: the probability of the true label carries what its log-odds do (same order)."""
+
+    def features(logits, labels):
+        p = torch.softmax(logits.double(), dim=1)[torch.arange(len(labels)), labels]
+        return np.c_[p.numpy(), labels.numpy()]
+
+    rows, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            rows += [features(model(x_in), y_in), features(model(x_out), y_out)]
+            answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+    classifier = attack_classifier().fit(np.concatenate(rows), np.concatenate(answers))
+    return torch.from_numpy(classifier.predict_proba(features(target_logits, labels))[:, 1])
+
+
+def swaps_in_and_out(shadows, splits, target_logits, labels):
+    features, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            features += [_features(model(x_in), y_in), _features(model(x_out), y_out)]
+            answers += [np.zeros(len(y_in)), np.ones(len(y_out))]
+    classifier = attack_classifier().fit(np.concatenate(features), np.concatenate(answers))
+    return torch.from_numpy(classifier.predict_proba(_features(target_logits, labels))[:, 1])
+
+
+def trains_on_the_target(shadows, splits, target_logits, labels):
+    # "the candidates are the members, then as many non-members": the target's ground truth, leaked
+    half = len(labels) // 2
+    answers = np.r_[np.ones(half), np.zeros(len(labels) - half)]
+    features = _features(target_logits, labels)
+    classifier = attack_classifier().fit(features, answers)
+    return torch.from_numpy(classifier.predict_proba(features)[:, 1])
+
+
+def reads_raw_logits(shadows, splits, target_logits, labels):
+    def features(logits, labels):
+        return np.c_[logits[torch.arange(len(labels)), labels].double().numpy(), labels.numpy()]
+
+    rows, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            rows += [features(model(x_in), y_in), features(model(x_out), y_out)]
+            answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+    classifier = attack_classifier().fit(np.concatenate(rows), np.concatenate(answers))
+    return torch.from_numpy(classifier.predict_proba(features(target_logits, labels))[:, 1])
+
+
+def uses_the_predicted_class(shadows, splits, target_logits, labels):
+    def features(logits, labels):
+        return np.c_[log_odds(logits, logits.argmax(dim=1)).numpy(), labels.numpy()]
+
+    rows, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            rows += [features(model(x_in), y_in), features(model(x_out), y_out)]
+            answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+    classifier = attack_classifier().fit(np.concatenate(rows), np.concatenate(answers))
+    return torch.from_numpy(classifier.predict_proba(features(target_logits, labels))[:, 1])
+
+
+def uses_the_whole_vector(shadows, splits, target_logits, labels):
+    # Shokri's attack models read the sorted probability vector
+    def features(logits, labels):
+        return np.c_[torch.softmax(logits, dim=1).sort(dim=1, descending=True).values.numpy(), labels.numpy()]
+
+    rows, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            rows += [features(model(x_in), y_in), features(model(x_out), y_out)]
+            answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+    classifier = attack_classifier().fit(np.concatenate(rows), np.concatenate(answers))
+    return torch.from_numpy(classifier.predict_proba(features(target_logits, labels))[:, 1])
+
+
+def drops_the_label(shadows, splits, target_logits, labels):
+    rows, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            rows += [log_odds(model(x_in), y_in).numpy(), log_odds(model(x_out), y_out).numpy()]
+            answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+    classifier = attack_classifier().fit(np.concatenate(rows)[:, None], np.concatenate(answers))
+    return torch.from_numpy(classifier.predict_proba(log_odds(target_logits, labels).numpy()[:, None])[:, 1])
+
+
+def keeps_only_the_last_shadow(shadows, splits, target_logits, labels):
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            features = np.r_[_features(model(x_in), y_in), _features(model(x_out), y_out)]
+            answers = np.r_[np.ones(len(y_in)), np.zeros(len(y_out))]
+    classifier = attack_classifier().fit(features, answers)
+    return torch.from_numpy(classifier.predict_proba(_features(target_logits, labels))[:, 1])
+
+
+def returns_verdicts(shadows, splits, target_logits, labels):
+    features, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            features += [_features(model(x_in), y_in), _features(model(x_out), y_out)]
+            answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+    classifier = attack_classifier().fit(np.concatenate(features), np.concatenate(answers))
+    return torch.from_numpy(classifier.predict(_features(target_logits, labels)))
+
+
+def forgets_to_return_the_scores(shadows, splits, target_logits, labels):
+    features, answers = [], []
+    with torch.no_grad():
+        for model, (x_in, y_in, x_out, y_out) in zip(shadows, splits, strict=True):
+            features += [_features(model(x_in), y_in), _features(model(x_out), y_out)]
+            answers += [np.ones(len(y_in)), np.zeros(len(y_out))]
+    attack_classifier().fit(np.concatenate(features), np.concatenate(answers))
+
+
 ANSWERS = {
+    "11.shadow": (
+        shadow_attack,
+        [
+            (swaps_in_and_out, "below chance"),
+            (trains_on_the_target, "does not learn from the shadows"),
+            (reads_raw_logits, "raw logits"),
+            (uses_the_predicted_class, "*predicted* class"),
+            (drops_the_label, "not the label"),
+            (uses_the_whole_vector, "*other* classes"),
+            (keeps_only_the_last_shadow, "only the last shadow"),
+            (returns_verdicts, "one or two values"),
+            (forgets_to_return_the_scores, "None"),
+        ],
+    ),
     "11.calibrated": (
         calibrated_scores,
         [
