@@ -105,8 +105,9 @@ def reference_trigger(
 ) -> tuple[Any, Any]:
     """The reference for 05.cleanse: labkit's Neural Cleanse for one class (mask H x W, pattern C x H x W)."""
     from labkit.defenses.backdoor_detection import reverse_engineer_triggers
+    from labkit.training import predict_logits
 
-    classes = int(model(x[:1]).shape[1])
+    classes = int(predict_logits(model, x[:1]).shape[1])  # in eval mode, the model's own mode kept
     (found,) = reverse_engineer_triggers(
         model,
         x,
