@@ -3,6 +3,7 @@
 One file per kind of control; the public names are re-exported here."""
 
 from labkit.widgets.alerts import ThresholdPoint, render_threshold, threshold_curve, threshold_explorer
+from labkit.widgets.cleanse import cleanse_cost_explorer, cleanse_cost_sweep, render_cleanse_costs
 from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
 from labkit.widgets.quiz import QuizQuestion, catalogue_quiz, grade, quiz
 from labkit.widgets.rule_tuner import RuleView, rule_tuner, tune_rule
@@ -34,4 +35,8 @@ __all__ = [
     "RuleView",
     "rule_tuner",
     "tune_rule",
+    # module 05: Neural Cleanse's L1 cost
+    "cleanse_cost_explorer",
+    "cleanse_cost_sweep",
+    "render_cleanse_costs",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from labkit.attacks.backdoor import stamp
 from labkit.training import predict_logits
@@ -109,6 +110,115 @@ def anomaly_torch_median(values):
     return deviation / (1.4826 * deviation.median())
 
 
+def _cleanse(
+    model,
+    x,
+    target,
+    *,
+    steps,
+    lr,
+    cost,
+    batch_size,
+    seed,
+    eval_mode=True,
+    l1=True,
+    goal="target",
+    squash=True,
+):
+    """Neural Cleanse for one class; the options make the known mistakes."""
+    was_training = model.training
+    if eval_mode:
+        model.eval()
+    _, c, h, w = x.shape
+    mask_raw = torch.full((h, w), -2.0 if squash else 0.1, requires_grad=True)
+    pattern_raw = torch.zeros(c, h, w) if squash else torch.full((c, h, w), 0.5)
+    pattern_raw.requires_grad_(True)
+    optimiser = torch.optim.Adam([mask_raw, pattern_raw], lr=lr, betas=(0.5, 0.9))
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        batch = x[torch.randint(len(x), (batch_size,), generator=generator)]
+        with torch.no_grad():
+            labels = torch.full((batch_size,), target) if goal == "target" else model(batch).argmax(dim=1)
+        mask, pattern = (
+            (torch.sigmoid(mask_raw), torch.sigmoid(pattern_raw)) if squash else (mask_raw, pattern_raw)
+        )
+        loss = nn.functional.cross_entropy(model((1 - mask) * batch + mask * pattern), labels)
+        if l1:
+            loss = loss + cost * mask.sum()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    model.train(was_training)
+    if squash:
+        return torch.sigmoid(mask_raw).detach(), torch.sigmoid(pattern_raw).detach()
+    return mask_raw.detach(), pattern_raw.detach()
+
+
+def reverse_engineer_trigger(model, x, target, *, steps=100, lr=0.1, cost=3e-2, batch_size=16, seed=0):
+    return _cleanse(model, x, target, steps=steps, lr=lr, cost=cost, batch_size=batch_size, seed=seed)
+
+
+def cleanse_tanh_parametrised(model, x, target, *, steps=100, lr=0.1, cost=3e-2, batch_size=16, seed=0):
+    """Also right: the original paper's tanh parametrisation and a random pattern start."""
+    model.eval()
+    _, c, h, w = x.shape
+    mask_raw = torch.full((h, w), -1.0, requires_grad=True)
+    pattern_raw = (0.1 * torch.randn(c, h, w, generator=torch.Generator().manual_seed(0))).requires_grad_(
+        True
+    )
+    optimiser = torch.optim.Adam([mask_raw, pattern_raw], lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        batch = x[torch.randperm(len(x), generator=generator)[:batch_size]]
+        mask, pattern = torch.tanh(mask_raw) / 2 + 0.5, torch.tanh(pattern_raw) / 2 + 0.5
+        logits = model((1 - mask) * batch + mask * pattern)
+        loss = (
+            nn.functional.cross_entropy(logits, torch.full((len(batch),), target)) + cost * mask.abs().sum()
+        )
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return torch.tanh(mask_raw).detach() / 2 + 0.5, torch.tanh(pattern_raw).detach() / 2 + 0.5
+
+
+def cleanse_without_l1(model, x, target, *, steps=100, lr=0.1, cost=3e-2, batch_size=16, seed=0):
+    return _cleanse(
+        model, x, target, steps=steps, lr=lr, cost=cost, batch_size=batch_size, seed=seed, l1=False
+    )
+
+
+def cleanse_toward_own_class(model, x, target, *, steps=100, lr=0.1, cost=3e-2, batch_size=16, seed=0):
+    return _cleanse(
+        model, x, target, steps=steps, lr=lr, cost=cost, batch_size=batch_size, seed=seed, goal="own"
+    )
+
+
+def cleanse_unbounded(model, x, target, *, steps=100, lr=0.1, cost=3e-2, batch_size=16, seed=0):
+    return _cleanse(
+        model, x, target, steps=steps, lr=lr, cost=cost, batch_size=batch_size, seed=seed, squash=False
+    )
+
+
+def cleanse_in_training_mode(model, x, target, *, steps=100, lr=0.1, cost=3e-2, batch_size=16, seed=0):
+    return _cleanse(
+        model, x, target, steps=steps, lr=lr, cost=cost, batch_size=batch_size, seed=seed, eval_mode=False
+    )
+
+
+def cleanse_optimises_the_model(model, x, target, *, steps=100, lr=0.1, cost=3e-2, batch_size=16, seed=0):
+    model.eval()
+    _, c, h, w = x.shape
+    mask, pattern = torch.full((h, w), 0.1), torch.full((c, h, w), 0.5)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        logits = model((1 - mask) * x + mask * pattern)
+        loss = nn.functional.cross_entropy(logits, torch.full((len(x),), target)) + cost * mask.sum()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return mask, pattern
+
+
 ANSWERS = {
     "05.asr": (
         attack_success_rate,
@@ -135,6 +245,16 @@ ANSWERS = {
             (anomaly_without_constant, "constant"),
             (anomaly_mean_absolute_deviation, "mean absolute deviation"),
             (anomaly_torch_median, "lower of the two middle values"),
+        ],
+    ),
+    "05.cleanse": (
+        reverse_engineer_trigger,
+        [
+            (cleanse_without_l1, "growing"),
+            (cleanse_toward_own_class, "own class"),
+            (cleanse_unbounded, "outside [0, 1]"),
+            (cleanse_in_training_mode, "training mode"),
+            (cleanse_optimises_the_model, "weights"),
         ],
     ),
 }
