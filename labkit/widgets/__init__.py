@@ -35,3 +35,25 @@ __all__ = [
     "rule_tuner",
     "tune_rule",
 ]
+
+# module 00: the review-queue threshold
+from labkit.widgets.review_queue import (  # noqa: E402
+    QueuePoint,
+    ReviewQueueExplorer,
+    render_review_queue,
+    review_curve,
+    review_queue_explorer,
+)
+
+__all__ += [
+    "QueuePoint",
+    "ReviewQueueExplorer",
+    "render_review_queue",
+    "review_curve",
+    "review_queue_explorer",
+]
+
+# module 10: the query budget
+from labkit.widgets.query_budget import budget_points, query_budget_explorer  # noqa: E402
+
+__all__ += ["budget_points", "query_budget_explorer"]
