@@ -49,3 +49,21 @@ def test_curves_must_match_the_budgets():
         budget_points(BUDGETS, {"label": [(1.3, 0.3), (0.5, 0.5), (0.6, 0.6)]})
     with pytest.raises(ValueError, match="budgets"):
         budget_points([0, 1, 2], CURVES)
+
+
+def test_render_marks_the_budget_and_labels_the_ticks_plainly():
+    import matplotlib.pyplot as plt
+
+    from labkit.widgets import render_query_budget
+
+    fig = render_query_budget(budget_points(BUDGETS, CURVES), selected=1)
+    try:
+        ax = fig.axes[0]
+        assert ax.get_title() == "the copy an attacker gets with 1,000 queries"
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["250", "1,000", "2,000"]
+        assert [line.get_label() for line in ax.get_lines()][:2] == [
+            "fidelity (probabilities)",
+            "accuracy (probabilities)",
+        ]
+    finally:
+        plt.close(fig)

@@ -54,6 +54,11 @@ __all__ += [
 ]
 
 # module 10: the query budget
-from labkit.widgets.query_budget import budget_points, query_budget_explorer  # noqa: E402
+from labkit.widgets.query_budget import (  # noqa: E402
+    QueryBudgetExplorer,
+    budget_points,
+    query_budget_explorer,
+    render_query_budget,
+)
 
-__all__ += ["budget_points", "query_budget_explorer"]
+__all__ += ["QueryBudgetExplorer", "budget_points", "query_budget_explorer", "render_query_budget"]

@@ -8,6 +8,7 @@ the slider answers at once), `render_review_queue` draws the trade-off with one 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -114,7 +115,12 @@ def render_review_queue(curve: Sequence[QueuePoint], index: int) -> Any:  # noqa
     ax.axvline(index, color="black", linestyle=":")
     ax.set_xticks(list(positions), [f"{p.threshold:g}" for p in points])
     ax.set(xlabel="confidence threshold", ylabel="fraction", ylim=(-0.03, 1.03))
-    ax.set_title(points[index].summary(), fontsize=7)
+    chosen = points[index]
+    ax.set_title(
+        f"threshold {chosen.threshold:g}: {chosen.reviewed} of {chosen.total} to a person, "
+        f"{chosen.slipped} of {chosen.wrong} wrong readings unreviewed",
+        fontsize=9,
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -136,7 +142,7 @@ class ReviewQueueExplorer:
             continuous_update=True,
             layout=widgets.Layout(width="60%"),
         )
-        self.status = widgets.Label()
+        self.status = widgets.HTML()  # a Label cuts a long line short
         self.output = widgets.Output()
         self.widget = widgets.VBox([self.slider, self.status, self.output])
         self.slider.observe(self.update, names="value")
@@ -149,7 +155,7 @@ class ReviewQueueExplorer:
 
     def update(self, _change: Any = None) -> QueuePoint:  # noqa: ANN401
         """Show the selected threshold's numbers and redraw the figure (in a live kernel)."""
-        self.status.value = self.point.summary()
+        self.status.value = html.escape(self.point.summary())
         from IPython import get_ipython
 
         if get_ipython() is not None:

@@ -33,6 +33,12 @@ def _closing(fn: Any) -> Any:  # noqa: ANN401
     return call
 
 
+def _points() -> Any:  # noqa: ANN401
+    from labkit.widgets import budget_points
+
+    return budget_points(BUDGETS, CURVES)
+
+
 CURVE_BAD = [[], 3, "x", [3]]
 
 
@@ -81,6 +87,14 @@ def cases() -> dict[str, Entry]:
                     {"": [(0.4, 0.4), (0.5, 0.5)]},
                 ],
             },
+        ),
+        "labkit.widgets.query_budget.render_query_budget": Entry(
+            lambda: dict(points=_points(), selected=0),
+            {"points": [[], 3, [3]], "selected": [2, -1, 1.5]},
+            call=_closing,
+        ),
+        "labkit.widgets.query_budget.QueryBudgetExplorer": Entry(
+            lambda: dict(points=_points(), selected=0), {"points": [[], 3], "selected": [2, -1]}
         ),
         "labkit.widgets.query_budget.query_budget_explorer": Entry(
             lambda: dict(budgets=BUDGETS, curves=CURVES),
