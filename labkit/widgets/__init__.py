@@ -40,3 +40,30 @@ __all__ = [
     "cleanse_cost_sweep",
     "render_cleanse_costs",
 ]
+
+# module 00: the review-queue threshold
+from labkit.widgets.review_queue import (  # noqa: E402
+    QueuePoint,
+    ReviewQueueExplorer,
+    render_review_queue,
+    review_curve,
+    review_queue_explorer,
+)
+
+__all__ += [
+    "QueuePoint",
+    "ReviewQueueExplorer",
+    "render_review_queue",
+    "review_curve",
+    "review_queue_explorer",
+]
+
+# module 10: the query budget
+from labkit.widgets.query_budget import (  # noqa: E402
+    QueryBudgetExplorer,
+    budget_points,
+    query_budget_explorer,
+    render_query_budget,
+)
+
+__all__ += ["QueryBudgetExplorer", "budget_points", "query_budget_explorer", "render_query_budget"]

@@ -162,3 +162,81 @@ ANSWERS["10.train_copy"] = (
         (train_copy_returns_training_mode, "still in training mode"),
     ],
 )
+
+
+# 10.synthesise (labkit/checks/m10_query_synthesis.py): Jacobian-based dataset augmentation
+
+
+def synthesise_queries(surrogate, x, *, step):
+    x = x.detach().clone().requires_grad_(True)
+    scores = surrogate(x)
+    predicted = scores.argmax(dim=1)
+    scores[torch.arange(len(x)), predicted].sum().backward()
+    return (x + step * x.grad.sign()).clamp(0, 1).detach()
+
+
+def synthesise_descending(surrogate, x, *, step):
+    x = x.detach().clone().requires_grad_(True)
+    scores = surrogate(x)
+    scores[torch.arange(len(x)), scores.argmax(dim=1)].sum().backward()
+    return (x - step * x.grad.sign()).clamp(0, 1).detach()
+
+
+def synthesise_without_clipping(surrogate, x, *, step):
+    x = x.detach().clone().requires_grad_(True)
+    scores = surrogate(x)
+    scores[torch.arange(len(x)), scores.argmax(dim=1)].sum().backward()
+    return (x + step * x.grad.sign()).detach()
+
+
+def synthesise_on_the_loss(surrogate, x, *, step):
+    x = x.detach().clone().requires_grad_(True)
+    scores = surrogate(x)
+    torch.nn.functional.cross_entropy(scores, scores.argmax(dim=1)).backward()
+    return (x + step * x.grad.sign()).clamp(0, 1).detach()
+
+
+def synthesise_on_all_scores(surrogate, x, *, step):
+    x = x.detach().clone().requires_grad_(True)
+    surrogate(x).sum().backward()
+    return (x + step * x.grad.sign()).clamp(0, 1).detach()
+
+
+def synthesise_on_the_probability(surrogate, x, *, step):
+    x = x.detach().clone().requires_grad_(True)
+    probabilities = torch.softmax(surrogate(x), dim=1)
+    probabilities.max(dim=1).values.sum().backward()
+    return (x + step * x.grad.sign()).clamp(0, 1).detach()
+
+
+def synthesise_with_the_raw_gradient(surrogate, x, *, step):
+    x = x.detach().clone().requires_grad_(True)
+    scores = surrogate(x)
+    scores[torch.arange(len(x)), scores.argmax(dim=1)].sum().backward()
+    return (x + step * x.grad).clamp(0, 1).detach()
+
+
+def synthesise_still_attached(surrogate, x, *, step):
+    x = x.detach().clone().requires_grad_(True)
+    scores = surrogate(x)
+    scores[torch.arange(len(x)), scores.argmax(dim=1)].sum().backward()
+    return (x + step * x.grad.sign()).clamp(0, 1)
+
+
+def synthesise_with_the_originals(surrogate, x, *, step):
+    return torch.cat([x, synthesise_queries(surrogate, x, step=step)])
+
+
+ANSWERS["10.synthesise"] = (
+    synthesise_queries,
+    [
+        (synthesise_descending, "against the gradient"),
+        (synthesise_without_clipping, "outside [0, 1]"),
+        (synthesise_on_the_loss, "cross-entropy"),
+        (synthesise_on_all_scores, "all ten classes"),
+        (synthesise_on_the_probability, "probability"),
+        (synthesise_with_the_raw_gradient, "gradient's size"),
+        (synthesise_still_attached, "detach"),
+        (synthesise_with_the_originals, "originals"),
+    ],
+)
