@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from labkit.checks.m00_orientation import reference_triage  # noqa: E402
 from labkit.widgets import QueuePoint, render_review_queue, review_curve, review_queue_explorer  # noqa: E402
 
 
@@ -27,7 +28,9 @@ def _logits_and_labels() -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_the_curve_counts_the_queue_and_the_mistakes_it_misses():
     logits, labels = _logits_and_labels()
-    low, high = review_curve(logits, labels, thresholds=[0.9, 0.5])  # sorted by threshold
+    low, high = review_curve(
+        logits, labels, thresholds=[0.9, 0.5], triage=reference_triage
+    )  # sorted by threshold
     assert (low.threshold, low.reviewed, low.wrong, low.slipped) == (0.5, 0, 2, 2)
     assert (high.threshold, high.reviewed, high.wrong, high.slipped) == (0.9, 2, 2, 1)
     assert "2 of 4 cheques (50.0%) go to a person; 1 of 2 wrong readings slip through" in high.summary()
@@ -49,7 +52,9 @@ def test_the_curve_uses_the_triage_it_is_given():
 
 def test_the_slider_changes_what_the_explorer_shows():
     logits, labels = _logits_and_labels()
-    explorer = review_queue_explorer(review_curve(logits, labels, thresholds=[0.5, 0.9]), selected=0)
+    explorer = review_queue_explorer(
+        review_curve(logits, labels, thresholds=[0.5, 0.9], triage=reference_triage), selected=0
+    )
     assert explorer.point.threshold == 0.5 and "0 of 4 cheques" in explorer.status.value
     before = explorer.status.value
     explorer.slider.value = 1
@@ -62,7 +67,7 @@ def test_render_marks_the_selected_threshold():
     import matplotlib.pyplot as plt
 
     logits, labels = _logits_and_labels()
-    curve = review_curve(logits, labels, thresholds=[0.5, 0.9])
+    curve = review_curve(logits, labels, thresholds=[0.5, 0.9], triage=reference_triage)
     fig = render_review_queue(curve, 1)
     try:
         assert (

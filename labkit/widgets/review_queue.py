@@ -44,26 +44,21 @@ class QueuePoint:
         )
 
 
-def _default_triage(logits: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
-    confidence, digits = torch.softmax(logits, dim=1).max(dim=1)
-    return digits, confidence < threshold
-
-
 def review_curve(
     logits: torch.Tensor,
     labels: torch.Tensor,
     *,
+    triage: Triage,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-    triage: Triage | None = None,
 ) -> list[QueuePoint]:
     """The queue at each threshold. `triage(logits, threshold) -> (digits, needs_review)` decides
-    (module 00's exercise; default: top softmax probability below the threshold)."""
+    (module 00's exercise: the learner's function or `labkit.checks.m00_orientation.reference_triage`)."""
     v.tensor("logits", logits, ndim=2, floating=True)
     labels = v.labels("labels", labels, n=len(logits), num_classes=logits.shape[1])
     values = [
         v.probability(f"thresholds[{i}]", t) for i, t in enumerate(v.numbers_list("thresholds", thresholds))
     ]
-    decide = _default_triage if triage is None else v.function("triage", triage)
+    decide = v.function("triage", triage)
     logits, labels = logits.detach().cpu(), labels.cpu()
     points = []
     for threshold in sorted(values):

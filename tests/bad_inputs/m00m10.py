@@ -14,11 +14,18 @@ BUDGETS = [250, 500]
 CURVES = {"probabilities": [(0.5, 0.5), (0.6, 0.6)], "label": [(0.4, 0.4), (0.5, 0.5)]}
 
 
+def _triage(logits: torch.Tensor, threshold: float) -> Any:  # noqa: ANN401
+    from labkit.checks.m00_orientation import reference_triage
+
+    return reference_triage(logits, threshold)
+
+
 def _curve() -> Any:  # noqa: ANN401
+    from labkit.checks.m00_orientation import reference_triage
     from labkit.widgets import review_curve
 
     logits = torch.tensor([[3.0, 0.0], [0.0, 0.2], [0.1, 0.0]])
-    return review_curve(logits, torch.tensor([0, 0, 0]), thresholds=[0.5, 0.9])
+    return review_curve(logits, torch.tensor([0, 0, 0]), thresholds=[0.5, 0.9], triage=reference_triage)
 
 
 def _closing(fn: Any) -> Any:  # noqa: ANN401
@@ -46,7 +53,7 @@ def cases() -> dict[str, Entry]:
     return {
         "labkit.widgets.review_queue.review_curve": Entry(
             lambda: dict(
-                logits=torch.randn(4, 10), labels=torch.tensor([0, 1, 2, 3]), thresholds=[0.9], triage=None
+                logits=torch.randn(4, 10), labels=torch.tensor([0, 1, 2, 3]), thresholds=[0.9], triage=_triage
             ),
             {
                 "logits": [
