@@ -4,6 +4,7 @@ One file per kind of control; the public names are re-exported here."""
 
 from labkit.widgets.alerts import ThresholdPoint, render_threshold, threshold_curve, threshold_explorer
 from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
+from labkit.widgets.patch_size import patch_size_explorer, patch_size_points, render_patch_sizes
 from labkit.widgets.quiz import QuizQuestion, catalogue_quiz, grade, quiz
 from labkit.widgets.rule_tuner import RuleView, rule_tuner, tune_rule
 from labkit.widgets.sweep import SweepExplorer, SweepPoint, render_sweep, sweep_explorer
@@ -34,4 +35,8 @@ __all__ = [
     "RuleView",
     "rule_tuner",
     "tune_rule",
+    # module 07: the patch-size slider
+    "patch_size_explorer",
+    "patch_size_points",
+    "render_patch_sizes",
 ]
