@@ -36,9 +36,9 @@ def test_points_measure_each_size_and_keep_the_same_digits():
     points = patch_size_points(model, x, y, patches, target=3, placements=2, examples=6)
     assert [p.x for p in points] == [2.0, 8.0]
     assert points[0].label == "2x2 (3% of the image)"
-    small, large = (p.values["read as 3, trained patch"] for p in points)
+    small, large = (p.values["trained patch"] for p in points)
     assert small == 0.0 and large == 1.0  # 64 bright pixels clear class 3's threshold; 4 do not
-    (images_small, read_small), (images_large, read_large) = points[0].extra, points[1].extra
+    (images_small, read_small, _), (images_large, read_large, _) = points[0].extra, points[1].extra
     assert len(images_small) == 6 and read_small == [9] * 6 and read_large == [3] * 6
     assert int((images_small == 1).sum()) == 6 * 4 and int((images_large == 1).sum()) == 6 * 64
 

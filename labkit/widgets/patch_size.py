@@ -61,10 +61,10 @@ def patch_size_points(
         patch = patches[side].detach().cpu()
         noise = torch.rand(patch.shape, generator=torch.Generator().manual_seed(seed + side))
         values = {
-            f"read as {target}, trained patch": patch_success(
+            "trained patch": patch_success(
                 model, x, y, patch, target=target, placements=placements, seed=seed
             ),
-            f"read as {target}, random-noise patch": patch_success(
+            "random-noise patch": patch_success(
                 model, x, y, noise, target=target, placements=placements, seed=seed
             ),
         }
@@ -77,30 +77,32 @@ def patch_size_points(
             patched, readings = others, []
         area = side * side / (x.shape[-2] * x.shape[-1])
         label = f"{side}x{side} ({area:.0%} of the image)"
-        points.append(SweepPoint(label=label, x=float(side), values=values, extra=(patched, readings)))
+        extra = (patched, readings, target)
+        points.append(SweepPoint(label=label, x=float(side), values=values, extra=extra))
     return points
 
 
 def _examples_panel(point: SweepPoint, ax: Any) -> None:  # noqa: ANN401 - a matplotlib axis
     """The patched example digits in two rows, each with the model's reading under it."""
-    images, readings = point.extra
+    images, readings, target = point.extra
+    ax.figure.axes[0].set_ylabel(f"share of other digits read as {target}")
+    ax.set_axis_off()
     if not len(images):
-        ax.set_axis_off()
         return
     columns = (len(images) + 1) // 2
     height, width = images.shape[-2:]
-    canvas = torch.ones(2 * height, columns * width)
+    gap = height // 3  # room for the reading under each digit
+    canvas = torch.ones(2 * (height + gap), columns * (width + 2))
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
-        canvas[r * height : (r + 1) * height, c * width : (c + 1) * width] = image.mean(dim=0)
+        top, left = r * (height + gap), c * (width + 2)
+        canvas[top : top + height, left : left + width] = image.mean(dim=0)
     ax.imshow(canvas.numpy(), cmap="gray", vmin=0, vmax=1)
     for i, reading in enumerate(readings):
         r, c = divmod(i, columns)
-        ax.text(
-            c * width + width / 2, r * height + 3, f"read {reading}", ha="center", color="red", fontsize=8
-        )
-    ax.set_axis_off()
-    ax.set_title(f"{point.label}: the same digits and places", fontsize=8)
+        x, y = c * (width + 2) + width / 2, r * (height + gap) + height + gap / 2
+        ax.text(x, y, f"read {reading}", ha="center", va="center", fontsize=8)
+    ax.set_title(f"{point.label}: the same digits, the same places", fontsize=8)
 
 
 def render_patch_sizes(points: list[SweepPoint], *, selected: int = 0) -> Any:  # noqa: ANN401
