@@ -209,9 +209,18 @@ def _diagnose(case: str, got: dict, expected: dict) -> None:
 )
 def _check_pickle_scan(scan_pickle: Any) -> str:  # noqa: ANN401
     cases = _cases()
+    results = []
     for case, (data, allowed) in cases.items():
-        expected = reference_scan_pickle(data, allowed=allowed)
-        _diagnose(case, _scan(scan_pickle, case, data, allowed), expected)
+        results.append(
+            (case, _scan(scan_pickle, case, data, allowed), reference_scan_pickle(data, allowed=allowed))
+        )
+    if all(got == {key: not flag for key, flag in expected.items()} for _, got, expected in results):
+        raise CheckFailed(
+            "it finds exactly the right imports, but every flag is the wrong way round: True should mark an "
+            "import that is not on the allow-list."
+        )
+    for case, got, expected in results:
+        _diagnose(case, got, expected)
     return (
         f"the same imports and flags as labkit's reference on {len(cases)} streams (protocols 2 and 4, memo, "
         "clean and malicious torch checkpoints, a team's own allowed class), and nothing was unpickled."

@@ -147,6 +147,10 @@ def scan_pickle_ignoring_zip_files(data, *, allowed):
     return {i: i not in allowed for i in _imports(data)}
 
 
+def scan_pickle_flagging_the_allowed_ones(data, *, allowed):
+    return {i: i in allowed for s in _streams(data) for i in _imports(s)}
+
+
 def scan_pickle_with_a_deny_list(data, *, allowed):
     bad = ("os", "system", "exec", "eval", "subprocess", "socket")
     found = {}
@@ -187,5 +191,6 @@ ANSWERS["03.pickle_scan"] = (
         (scan_pickle_with_a_deny_list, "not on the allow-list"),
         (scan_pickle_matching_dotted_names, "which is on the allow-list"),
         (scan_pickle_by_unpickling, "unpickled"),
+        (scan_pickle_flagging_the_allowed_ones, "wrong way round: True"),
     ],
 )
