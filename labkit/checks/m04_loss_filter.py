@@ -32,18 +32,22 @@ def _data(n: int, seed: int) -> tuple[Any, Any]:
     import torch
 
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, _FEATURES, generator=generator)
+    x = 3 * torch.randn(n, _FEATURES, generator=generator)  # large logits: confident, peaked outputs
     return x, torch.randint(0, _CLASSES, (n,), generator=generator)
 
 
-def _losses(model: Any, x: Any, y: Any, *, dim: int = 1, own: bool = False) -> Any:  # noqa: ANN401
-    """Per-record loss in eval mode; `dim=0` and `own` give two known mistakes' scores."""
+def _losses(  # noqa: ANN401
+    model: Any, x: Any, y: Any, *, dim: int = 1, own: bool = False, twice: bool = False
+) -> Any:
+    """Per-record loss in eval mode; `dim=0`, `own` and `twice` give known mistakes' scores."""
     import torch
 
     model.eval()
     with torch.no_grad():
         logits = model(x)
     model.train()
+    if twice:
+        logits = logits.softmax(dim=1)
     labels = logits.argmax(dim=1) if own else y
     return -torch.log_softmax(logits, dim=dim)[torch.arange(len(y)), labels]
 
@@ -130,6 +134,11 @@ def _case(flags: Any, n: int, seed: int, fraction: float, *, ties: bool = False)
         raise CheckFailed(
             f"{said} ranked by the loss against the model's own prediction, not against the label each "
             f"record carries: a flipped label never enters that loss."
+        )
+    if _is_top(first, _losses(model, x, y, twice=True), count):
+        raise CheckFailed(
+            f"{said} ranked by a cross-entropy of probabilities: the softmax was applied twice, which "
+            f"squeezes every loss into a narrow band and reorders records near the cut."
         )
     if _is_top(first, _losses(model, x, y, dim=0), count):
         raise CheckFailed(

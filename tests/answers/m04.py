@@ -170,6 +170,16 @@ def loss_flags_softmax_over_records(model, x, y, fraction):
     return flagged
 
 
+def loss_flags_softmax_twice(model, x, y, fraction):
+    model.eval()
+    with torch.no_grad():
+        probabilities = model(x).softmax(dim=1)
+    losses = torch.nn.functional.cross_entropy(probabilities, y, reduction="none")
+    flagged = torch.zeros(len(y), dtype=torch.bool)
+    flagged[losses.argsort(descending=True)[: round(fraction * len(y))]] = True
+    return flagged
+
+
 def loss_flags_indices(model, x, y, fraction):
     model.eval()
     with torch.no_grad():
@@ -228,6 +238,7 @@ ANSWERS = {
             (loss_flags_lowest, "lowest loss"),
             (loss_flags_own_prediction, "own prediction"),
             (loss_flags_softmax_over_records, "wrong axis"),
+            (loss_flags_softmax_twice, "twice"),
             (loss_flags_indices, "indices"),
             (loss_flags_truncated_count, "rounded down"),
             (loss_flags_threshold, "same loss"),
