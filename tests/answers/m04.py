@@ -119,6 +119,93 @@ def farthest_neighbours(features, labels, k):
     return (labels[farthest] != labels[:, None]).float().mean(dim=1)
 
 
+# 04.loss_filter (labkit/checks/m04_loss_filter.py): flag the fraction of records with the highest loss
+
+
+def loss_flags(model, x, y, fraction):
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        logits = torch.cat([model(x[i : i + 512].to(device)).cpu() for i in range(0, len(x), 512)])
+    losses = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+    flagged = torch.zeros(len(y), dtype=torch.bool)
+    flagged[losses.argsort(descending=True)[: round(fraction * len(y))]] = True
+    return flagged
+
+
+def loss_flags_in_training_mode(model, x, y, fraction):
+    with torch.no_grad():
+        losses = torch.nn.functional.cross_entropy(model(x), y, reduction="none")
+    flagged = torch.zeros(len(y), dtype=torch.bool)
+    flagged[losses.argsort(descending=True)[: round(fraction * len(y))]] = True
+    return flagged
+
+
+def loss_flags_lowest(model, x, y, fraction):
+    model.eval()
+    with torch.no_grad():
+        losses = torch.nn.functional.cross_entropy(model(x), y, reduction="none")
+    flagged = torch.zeros(len(y), dtype=torch.bool)
+    flagged[losses.argsort()[: round(fraction * len(y))]] = True
+    return flagged
+
+
+def loss_flags_own_prediction(model, x, y, fraction):
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    losses = torch.nn.functional.cross_entropy(logits, logits.argmax(dim=1), reduction="none")
+    flagged = torch.zeros(len(y), dtype=torch.bool)
+    flagged[losses.argsort(descending=True)[: round(fraction * len(y))]] = True
+    return flagged
+
+
+def loss_flags_softmax_over_records(model, x, y, fraction):
+    model.eval()
+    with torch.no_grad():
+        probabilities = model(x).softmax(dim=0)
+    losses = -probabilities[torch.arange(len(y)), y].log()
+    flagged = torch.zeros(len(y), dtype=torch.bool)
+    flagged[losses.argsort(descending=True)[: round(fraction * len(y))]] = True
+    return flagged
+
+
+def loss_flags_softmax_twice(model, x, y, fraction):
+    model.eval()
+    with torch.no_grad():
+        probabilities = model(x).softmax(dim=1)
+    losses = torch.nn.functional.cross_entropy(probabilities, y, reduction="none")
+    flagged = torch.zeros(len(y), dtype=torch.bool)
+    flagged[losses.argsort(descending=True)[: round(fraction * len(y))]] = True
+    return flagged
+
+
+def loss_flags_indices(model, x, y, fraction):
+    model.eval()
+    with torch.no_grad():
+        losses = torch.nn.functional.cross_entropy(model(x), y, reduction="none")
+    return losses.argsort(descending=True)[: round(fraction * len(y))]
+
+
+def loss_flags_truncated_count(model, x, y, fraction):
+    model.eval()
+    with torch.no_grad():
+        losses = torch.nn.functional.cross_entropy(model(x), y, reduction="none")
+    flagged = torch.zeros(len(y), dtype=torch.bool)
+    flagged[losses.argsort(descending=True)[: int(fraction * len(y))]] = True
+    return flagged
+
+
+def loss_flags_threshold(model, x, y, fraction):
+    model.eval()
+    with torch.no_grad():
+        losses = torch.nn.functional.cross_entropy(model(x), y, reduction="none")
+    count = round(fraction * len(y))
+    if count == 0:
+        return torch.zeros(len(y), dtype=torch.bool)
+    return losses >= losses.sort(descending=True).values[count - 1]
+
+
 ANSWERS = {
     "04.flip": (
         flip_targeted,
@@ -142,6 +229,19 @@ ANSWERS = {
             (agreement_instead, "inverted"),
             (majority_vote_flag, "0 or 1"),
             (farthest_neighbours, "farthest"),
+        ],
+    ),
+    "04.loss_filter": (
+        loss_flags,
+        [
+            (loss_flags_in_training_mode, "training mode"),
+            (loss_flags_lowest, "lowest loss"),
+            (loss_flags_own_prediction, "own prediction"),
+            (loss_flags_softmax_over_records, "wrong axis"),
+            (loss_flags_softmax_twice, "twice"),
+            (loss_flags_indices, "indices"),
+            (loss_flags_truncated_count, "rounded down"),
+            (loss_flags_threshold, "same loss"),
         ],
     ),
 }
