@@ -86,6 +86,11 @@ def test_header_and_closing_box(path):
     for word in ("SDL stage", "Personas", "Time", "Prerequisites", "You will"):
         assert word in header, f"header lacks {word!r}"
     assert "What this means for your SDL" in cells[-1].source
+    entry = next(m for m in MODULES if m.notebook == path.name)
+    time = re.search(r"\| (\d+) min \|", header)
+    assert time and int(time.group(1)) == entry.minutes, (
+        f"the header says {time and time.group(0)!r}, the course map {entry.minutes} min: keep them equal"
+    )
 
 
 @pytest.mark.slow
