@@ -55,9 +55,11 @@ def test_bad_module_lists_are_refused(bad):
         agenda_markdown(bad)
 
 
-@pytest.mark.parametrize(("name", "slot"), [("2-hour workshop", 120), ("half-day workshop", 240)])
-def test_short_workshops_fit_their_slot(name, slot):
-    """Welcome, modules, breaks and wrap-up together fit the slot the workshop is named for."""
-    text = agenda_markdown(WORKSHOPS[name], lunch=False)
+@pytest.mark.parametrize(
+    ("name", "slot"), [("2-hour workshop", 120), ("half-day workshop", 240), ("full-day workshop", 510)]
+)
+def test_workshops_fit_their_slot(name, slot):
+    """Welcome, modules, breaks (and a lunch in the full day) and wrap-up fit the workshop's slot."""
+    text = agenda_markdown(WORKSHOPS[name], lunch=name == "full-day workshop")
     in_all = int(re.search(r"(\d+) minutes in all", text).group(1))
     assert in_all <= slot, f"the {name} takes {in_all} minutes, more than its {slot}"

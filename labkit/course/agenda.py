@@ -16,7 +16,7 @@ from labkit.course.coursemap import MODULES, SOLUTION_SECONDS_MEASURED, TRACKS, 
 WORKSHOPS: dict[str, tuple[str, ...]] = {
     "2-hour workshop": ("00", "06"),
     "half-day workshop": TRACKS["half-day workshop"],
-    "full-day workshop": ("00", "01", "02", "06", "05", "10", "14"),
+    "full-day workshop": ("00", "02", "06", "05", "10", "14"),
 }
 # Team onboarding: a track spread over sessions, ending with the capstone played as teams.
 ONBOARDING: dict[str, tuple[str, ...]] = {
