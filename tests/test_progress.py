@@ -3,6 +3,8 @@ widget output, so a saved and reopened notebook never shows "Error displaying wi
 
 from __future__ import annotations
 
+import re
+
 import nbclient
 import nbformat
 import pytest
@@ -50,3 +52,17 @@ def test_outside_a_kernel_it_is_tqdms_text_bar(capsys: pytest.CaptureFixture[str
     assert "epochs: 100%" in capsys.readouterr().err
     assert list(progress_bar(range(2), enabled=False)) == [0, 1]
     assert capsys.readouterr().err == ""
+
+
+def test_labkit_and_the_notebooks_draw_bars_only_through_progress_bar() -> None:
+    """tqdm's own notebook bar leaves a widget output behind; only labkit.runtime may import tqdm."""
+    from labkit.paths import repo_root
+
+    root = repo_root()
+    files = [*(root / "labkit").rglob("*.py"), *(root / "solutions").glob("*.ipynb")]
+    direct = [
+        str(f.relative_to(root))
+        for f in files
+        if f.name != "runtime.py" and re.search(r"(from|import) tqdm\b", f.read_text(encoding="utf-8"))
+    ]
+    assert not direct, f"use labkit.runtime.progress_bar instead of tqdm in {direct}"
