@@ -86,18 +86,21 @@ def _model() -> Any:  # noqa: ANN401
     import torch
     from torch import nn
 
-    torch.manual_seed(1111)
-    model = nn.Sequential(
-        nn.Conv2d(1, 4, 3),
-        nn.BatchNorm2d(4),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Dropout(0.3),
-        nn.Linear(4 * (SIZE - 2) ** 2, CLASSES),
-    )
-    with torch.no_grad():
-        model[1].running_mean.uniform_(-0.2, 0.2)
-        model[1].running_var.uniform_(0.5, 1.5)
+    with torch.random.fork_rng(devices=[]):  # seeded without touching the learner's random state
+        torch.manual_seed(1111)
+        norm = nn.BatchNorm2d(4)
+        model = nn.Sequential(
+            nn.Conv2d(1, 4, 3),
+            norm,
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(4 * (SIZE - 2) ** 2, CLASSES),
+        )
+        assert norm.running_mean is not None and norm.running_var is not None
+        with torch.no_grad():
+            norm.running_mean.uniform_(-0.2, 0.2)
+            norm.running_var.uniform_(0.5, 1.5)
     return model.train()
 
 
