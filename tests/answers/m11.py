@@ -260,3 +260,173 @@ ANSWERS = {
         ],
     ),
 }
+
+
+# ---- 11.invert: white-box model inversion (labkit/checks/m11_inversion.py) ----------------------------
+
+
+def invert_classes(model, classes, *, steps, lr, tv_weight, start):
+    from labkit.attacks.inversion import total_variation
+    from labkit.runtime import borrowed
+
+    x = start.expand(len(classes), *start.shape).clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([x], lr=lr)
+    with borrowed(model):
+        for _ in range(steps):
+            log_p = model(x).log_softmax(dim=1).gather(1, classes.view(-1, 1)).squeeze(1)
+            loss = -(log_p - tv_weight * total_variation(x)).sum()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+    return x.detach()
+
+
+def invert_with_cross_entropy(model, classes, *, steps, lr, tv_weight, start):
+    """Also right: the mean cross-entropy to each class is minus the mean log-probability."""
+    from labkit.attacks.inversion import total_variation
+
+    was = model.training
+    model.eval()
+    images = []
+    for c in classes.tolist():  # one class at a time, its own optimiser
+        x = start.clone().unsqueeze(0).requires_grad_(True)
+        optimiser = torch.optim.Adam([x], lr=lr)
+        for _ in range(steps):
+            loss = torch.nn.functional.cross_entropy(model(x), torch.tensor([c]))
+            loss = loss + tv_weight * total_variation(x).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        images.append(x.detach())
+    model.train(was)
+    return torch.cat(images)
+
+
+def _inversion_loop(model, classes, x, *, steps, lr, tv_weight, sign=-1.0, clamp=True, tv=True, params=()):
+    from labkit.attacks.inversion import total_variation
+
+    optimiser = torch.optim.Adam([x, *params], lr=lr)
+    for _ in range(steps):
+        log_p = model(x).log_softmax(dim=1).gather(1, classes.view(-1, 1)).squeeze(1)
+        objective = log_p - (tv_weight * total_variation(x) if tv else 0.0)
+        optimiser.zero_grad()
+        (sign * objective.sum()).backward()
+        optimiser.step()
+        if clamp:
+            with torch.no_grad():
+                x.clamp_(0, 1)
+    return x.detach()
+
+
+def _fresh(start, classes):
+    return start.expand(len(classes), *start.shape).clone().requires_grad_(True)
+
+
+def descends_instead(model, classes, *, steps, lr, tv_weight, start):
+    was = model.training
+    model.eval()
+    out = _inversion_loop(
+        model, classes, _fresh(start, classes), steps=steps, lr=lr, tv_weight=tv_weight, sign=1.0
+    )
+    model.train(was)
+    return out
+
+
+def forgets_the_clamp(model, classes, *, steps, lr, tv_weight, start):
+    was = model.training
+    model.eval()
+    out = _inversion_loop(
+        model, classes, _fresh(start, classes), steps=steps, lr=lr, tv_weight=tv_weight, clamp=False
+    )
+    model.train(was)
+    return out
+
+
+def forgets_the_smoothness_term(model, classes, *, steps, lr, tv_weight, start):
+    was = model.training
+    model.eval()
+    out = _inversion_loop(
+        model, classes, _fresh(start, classes), steps=steps, lr=lr, tv_weight=tv_weight, tv=False
+    )
+    model.train(was)
+    return out
+
+
+def leaves_train_mode(model, classes, *, steps, lr, tv_weight, start):
+    return _inversion_loop(model, classes, _fresh(start, classes), steps=steps, lr=lr, tv_weight=tv_weight)
+
+
+def leaves_the_model_in_eval_mode(model, classes, *, steps, lr, tv_weight, start):
+    model.eval()
+    return _inversion_loop(model, classes, _fresh(start, classes), steps=steps, lr=lr, tv_weight=tv_weight)
+
+
+def optimises_the_weights_too(model, classes, *, steps, lr, tv_weight, start):
+    was = model.training
+    model.eval()
+    x = _fresh(start, classes)
+    out = _inversion_loop(
+        model, classes, x, steps=steps, lr=lr, tv_weight=tv_weight, params=model.parameters()
+    )
+    model.train(was)
+    return out
+
+
+def ignores_the_start(model, classes, *, steps, lr, tv_weight, start):
+    was = model.training
+    model.eval()
+    x = torch.zeros(len(classes), *start.shape, requires_grad=True)
+    out = _inversion_loop(model, classes, x, steps=steps, lr=lr, tv_weight=tv_weight)
+    model.train(was)
+    return out
+
+
+def scores_without_gradients(model, classes, *, steps, lr, tv_weight, start):
+    from labkit.attacks.inversion import total_variation
+
+    was = model.training
+    model.eval()
+    x = _fresh(start, classes)
+    optimiser = torch.optim.Adam([x], lr=lr)
+    for _ in range(steps):
+        with torch.no_grad():
+            log_p = model(x).log_softmax(dim=1).gather(1, classes.view(-1, 1)).squeeze(1)
+        loss = -(log_p - tv_weight * total_variation(x)).sum()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)
+    model.train(was)
+    return x.detach()
+
+
+def returns_the_starting_images(model, classes, *, steps, lr, tv_weight, start):
+    was = model.training
+    model.eval()
+    images = start.expand(len(classes), *start.shape).clone()
+    _inversion_loop(
+        model, classes, images.clone().requires_grad_(True), steps=steps, lr=lr, tv_weight=tv_weight
+    )
+    model.train(was)
+    return images
+
+
+ANSWERS["11.invert"] = (
+    invert_classes,
+    [
+        (descends_instead, "falls"),
+        (forgets_the_clamp, "[0, 1]"),
+        (forgets_the_smoothness_term, "tv_weight changes nothing"),
+        (leaves_train_mode, "training mode"),
+        (leaves_the_model_in_eval_mode, "as it was"),
+        (optimises_the_weights_too, "weights"),
+        (ignores_the_start, "start"),
+        (scores_without_gradients, "through the model"),
+        (returns_the_starting_images, "nothing moved"),
+    ],
+)
