@@ -91,7 +91,7 @@ MODULES: tuple[Module, ...] = (
         ("06",),
     ),
     Module("10", "model_extraction", "Model extraction against the served API", "Release", BOTH, 55, ("00",)),
-    Module("11", "privacy_attacks", "Membership inference and model inversion", "Release", BOTH, 60, ("00",)),
+    Module("11", "privacy_attacks", "Membership inference and model inversion", "Release", BOTH, 75, ("00",)),
     Module(
         "12",
         "shipping_securely",
