@@ -63,3 +63,20 @@ def test_workshops_fit_their_slot(name, slot):
     text = agenda_markdown(WORKSHOPS[name], lunch=name == "full-day workshop")
     in_all = int(re.search(r"(\d+) minutes in all", text).group(1))
     assert in_all <= slot, f"the {name} takes {in_all} minutes, more than its {slot}"
+
+
+def test_course_map_times_are_the_benchmarks():
+    """The solution times the README and the guide show are the ones bench/RESULTS.md measured (rounded)."""
+    from labkit.course.coursemap import SOLUTION_SECONDS
+    from labkit.paths import repo_root
+
+    results = (repo_root() / "bench" / "RESULTS.md").read_text(encoding="utf-8")
+    table = results[results.index("<!-- notebooks -->") : results.index("<!-- /notebooks -->")]
+    measured = {
+        m.group(1): round(float(m.group(2)))
+        for m in re.finditer(r"^\| (\d\d)_\w+\.ipynb \| ([\d.]+) \| ok \|", table, re.M)
+    }
+    assert measured == SOLUTION_SECONDS, (
+        "labkit/course/coursemap.py's SOLUTION_SECONDS differ from bench/RESULTS.md: copy the benchmark's "
+        f"times in, then regenerate the README and the guide; benchmark {measured}"
+    )

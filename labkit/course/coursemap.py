@@ -120,26 +120,26 @@ MODULES: tuple[Module, ...] = (
 # `.venv/bin/python bench/run.py --notebooks --no-pgd` (bench/RESULTS.md): data, copied here by hand
 # after a bench run, with when and how it was measured. The target is about 60 s on 2 idle cores.
 SOLUTION_SECONDS_MEASURED = (
-    "2026-12-03 on 2 AMD EPYC cores, otherwise idle (load average 1-2), 1 torch thread, full mode; "
+    "2026-12-03 14:26 UTC on 2 AMD EPYC cores, otherwise idle (load average 1), 1 torch thread, full mode; "
     "bench/RESULTS.md"
 )
 SOLUTION_SECONDS: dict[str, int] = {
-    "00": 10,
+    "00": 9,
     "01": 6,
-    "02": 5,
-    "03": 13,
-    "04": 46,
-    "05": 29,
-    "06": 34,
-    "07": 25,
+    "02": 4,
+    "03": 12,
+    "04": 42,
+    "05": 33,
+    "06": 31,
+    "07": 38,
     "08": 52,
-    "09": 75,
-    "10": 53,
-    "11": 40,
-    "12": 9,
-    "13": 11,
-    "14": 17,
-    "15": 18,
+    "09": 64,
+    "10": 49,
+    "11": 38,
+    "12": 8,
+    "13": 10,
+    "14": 15,
+    "15": 17,
 }
 
 TRACKS: dict[str, tuple[str, ...]] = {
