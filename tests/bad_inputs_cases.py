@@ -214,6 +214,20 @@ def context(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def closing_figures(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Call `fn` and close every matplotlib figure afterwards (for functions that draw)."""
+
+    def call(**kwargs: Any) -> Any:  # noqa: ANN401
+        import matplotlib.pyplot as plt
+
+        try:
+            return fn(**kwargs)
+        finally:
+            plt.close("all")
+
+    return call
+
+
 def bare_root() -> Path:
     """A datasets/ directory with an empty, unsigned manifest (write_manifest_entry's valid target)."""
     root = Path(tempfile.mkdtemp(dir=TMP, prefix="datasets-"))

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from tests.bad_inputs_cases import Bad, Entry, _nan_pixel
+from tests.bad_inputs_cases import Bad, Entry, _nan_pixel, closing_figures
 
 NOT_INPUT_TAKING = {"labkit.widgets.review_queue.QueuePoint": "result record built by review_curve"}
 
@@ -26,18 +26,6 @@ def _curve() -> Any:  # noqa: ANN401
 
     logits = torch.tensor([[3.0, 0.0], [0.0, 0.2], [0.1, 0.0]])
     return review_curve(logits, torch.tensor([0, 0, 0]), thresholds=[0.5, 0.9], triage=reference_triage)
-
-
-def _closing(fn: Any) -> Any:  # noqa: ANN401
-    def call(**kwargs: Any) -> Any:  # noqa: ANN401
-        import matplotlib.pyplot as plt
-
-        try:
-            return fn(**kwargs)
-        finally:
-            plt.close("all")
-
-    return call
 
 
 def _points() -> Any:  # noqa: ANN401
@@ -73,7 +61,7 @@ def cases() -> dict[str, Entry]:
         "labkit.widgets.review_queue.render_review_queue": Entry(
             lambda: dict(curve=_curve(), index=0),
             {"curve": CURVE_BAD, "index": [2, -1, 1.5]},
-            call=_closing,
+            call=closing_figures,
         ),
         "labkit.widgets.review_queue.ReviewQueueExplorer": Entry(
             lambda: dict(curve=_curve(), selected=0), {"curve": CURVE_BAD, "selected": [2, -1, "0"]}
@@ -98,7 +86,7 @@ def cases() -> dict[str, Entry]:
         "labkit.widgets.query_budget.render_query_budget": Entry(
             lambda: dict(points=_points(), selected=0),
             {"points": [[], 3, [3]], "selected": [2, -1, 1.5]},
-            call=_closing,
+            call=closing_figures,
         ),
         "labkit.widgets.query_budget.QueryBudgetExplorer": Entry(
             lambda: dict(points=_points(), selected=0), {"points": [[], 3], "selected": [2, -1]}

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from tests.bad_inputs_cases import TMP, Entry
+from tests.bad_inputs_cases import TMP, Entry, closing_figures
 
 
 def _records() -> Any:  # noqa: ANN401
@@ -191,10 +191,10 @@ def cases() -> dict[str, Entry]:
         "labkit.widgets.alerts.render_threshold": Entry(
             lambda: dict(curve=_curve(), index=0),
             {"curve": [[], [3], "x"], "index": [5, -1, 2.5]},
-            call=_closing,
+            call=closing_figures,
         ),
         "labkit.widgets.alerts.threshold_explorer": Entry(
-            lambda: dict(curve=_curve()), {"curve": [[], [3], None]}, call=_closing
+            lambda: dict(curve=_curve()), {"curve": [[], [3], None]}, call=closing_figures
         ),
         "labkit.response.scenario.SimClock": Entry(lambda: dict(seed=0), {"seed": ["a", 2.5, None]}),
     }
@@ -218,18 +218,6 @@ def _curve() -> Any:  # noqa: ANN401
     from labkit.widgets.alerts import threshold_curve
 
     return threshold_curve([(dict(RECORD), 0.5)], [RECORD], thresholds=[0.9])
-
-
-def _closing(fn: Any) -> Any:  # noqa: ANN401
-    def call(**kwargs: Any) -> Any:  # noqa: ANN401
-        import matplotlib.pyplot as plt
-
-        try:
-            return fn(**kwargs)
-        finally:
-            plt.close("all")
-
-    return call
 
 
 NOT_INPUT_TAKING = {
