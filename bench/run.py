@@ -5,7 +5,7 @@ reported; every figure is min / median / max over interleaved repeats.
     .venv/bin/python bench/run.py                      # PGD on CPU (and CUDA when present)
     .venv/bin/python bench/run.py --before 1dcaae7     # ... plus labkit's PGD as of a git revision
     .venv/bin/python bench/run.py --notebooks          # ... plus every solution notebook (slow)
-    .venv/bin/python bench/run.py --only 09 --notebooks --no-pgd
+    .venv/bin/python bench/run.py --only 09 --notebooks --no-pgd   # one notebook: printed, not written
     .venv/bin/python bench/run.py --fresh-setup --no-pgd   # clone + `make venv` (builds a new venv)
 
 Each run rewrites only the sections of bench/RESULTS.md it measured (the others keep their last
@@ -73,6 +73,16 @@ def write_section(name: str, title: str, body: list[str]) -> None:
     RESULTS.write_text(text.rstrip() + "\n", encoding="utf-8")
 
 
+def publish(
+    name: str, title: str, intro: str, note: list[str], rows: list[str], *, write: bool = True
+) -> None:
+    """Print one section (intro, optional note, table) and, with `write`, replace it in RESULTS.md."""
+    body = [intro, "", *note, *rows]
+    if write:
+        write_section(name, title, body)
+    print("\n".join(body))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pgd", action=argparse.BooleanOptionalAction, default=True, help="time PGD")
@@ -110,9 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                     log=log,
                 )
             )
-        body = [f"Measured {machine(threads)}.", "", *note, *pgd_table(results)]
-        write_section("pgd", "PGD: labkit vs a hand-written loop and the libraries", body)
-        print("\n".join(body))
+        title = "PGD: labkit vs a hand-written loop and the libraries"
+        publish("pgd", title, f"Measured {machine(threads)}.", note, pgd_table(results))
     if args.notebooks:
         paths = [p for p in sorted((ROOT / "solutions").glob("*.ipynb")) if args.only in p.name]
         timings = []
@@ -121,39 +130,34 @@ def main(argv: list[str] | None = None) -> int:
             timings.append(time_notebook(path, timeout=args.timeout, threads=threads))
             log(f"  {timings[-1].seconds:.1f} s, {timings[-1].status}")
         failed = any(t.status != "ok" for t in timings)
-        body = [
+        intro = (
             f"Measured {machine(threads)}. Fresh kernel each, LABKIT_HOME in a temporary directory, "
-            "strict checks on, full (not quick) mode.",
-            "",
-            *note,
-            *notebook_table(timings),
-        ]
-        write_section("notebooks", "Solution notebooks (wall time, fresh kernel)", body)
-        print("\n".join(body))
-        cells = [
-            f"Measured in the same run as the notebooks above ({machine(threads)}). A cell counts as "
-            "showing a progress bar when it opened at least one progress-bar widget while it ran.",
-            "",
-            *note,
-            *long_cell_table(timings),
-        ]
-        write_section("cells", "Long cells and their progress bars", cells)
-        print("\n".join(cells))
+            "strict checks on, full (not quick) mode."
+        )
+        title = "Solution notebooks (wall time, fresh kernel)"
+        whole = not args.only  # a subset is printed, not written: the course map's times come from the table
+        publish("notebooks", title, intro, note, notebook_table(timings), write=whole)
+        intro = (
+            "Measured in the same run as the notebooks above. A cell counts as showing a progress bar when "
+            "it opened at least one progress-bar widget while it ran."
+        )
+        publish(
+            "cells", "Long cells and their progress bars", intro, note, long_cell_table(timings), write=whole
+        )
     if args.fresh_setup:
         log("cloning and running `make venv` in a temporary directory ...")
         seconds, status = time_fresh_setup()
-        body = [
-            f"Measured {machine(threads)}.",
-            "",
-            *note,
+        rows = [
             "| step | wall time (s) | status |",
             "|---|---:|---|",
             f"| `git clone` + `make venv` (a new venv, deleted after) | {seconds:.0f} | {status} |",
         ]
-        write_section("setup", "Fresh setup", body)
-        print("\n".join(body))
+        publish("setup", "Fresh setup", f"Measured {machine(threads)}.", note, rows)
         failed = failed or status != "ok"
-    log(f"written to {RESULTS.relative_to(ROOT)}")
+    log(
+        f"results in {RESULTS.relative_to(ROOT)}"
+        + (" (--only: notebook tables printed, not written)" if args.only else "")
+    )
     return 1 if failed else 0
 
 
