@@ -4,6 +4,13 @@ One file per kind of control; the public names are re-exported here."""
 
 from labkit.widgets.alerts import ThresholdPoint, render_threshold, threshold_curve, threshold_explorer
 from labkit.widgets.cleanse import cleanse_cost_explorer, cleanse_cost_sweep, render_cleanse_costs
+from labkit.widgets.element_view import (
+    ElementExplorer,
+    ElementView,
+    element_explorer,
+    element_view,
+    render_element,
+)
 from labkit.widgets.explorer import EpsilonExplorer, ExplorerView, epsilon_explorer, explore, render
 from labkit.widgets.patch_size import patch_size_explorer, patch_size_points, render_patch_sizes
 from labkit.widgets.query_budget import (
@@ -35,6 +42,12 @@ __all__ = [
     "catalogue_quiz",
     "grade",
     "quiz",
+    # module 02: a threat model, element by element
+    "ElementExplorer",
+    "ElementView",
+    "element_explorer",
+    "element_view",
+    "render_element",
     # module 05: Neural Cleanse's L1 cost
     "cleanse_cost_explorer",
     "cleanse_cost_sweep",
