@@ -15,6 +15,7 @@ import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -84,6 +85,22 @@ def _learner_python(tmp: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def _let_learners_through(paths: list[Path]) -> list[tuple[Path, int]]:
+    """Let the learners reach the course and its environment from a private checkout (`mktemp -d` makes
+    one 0700): other users get read and traverse permission on each of `paths` (Python lists a folder on
+    sys.path) and traverse permission only on the folders above. Returns the folders changed with their
+    modes, which the fixture restores afterwards."""
+    changed: list[tuple[Path, int]] = []
+    for path in paths:
+        for folder in [path, *path.parents]:
+            mode = folder.stat().st_mode
+            wanted = stat.S_IXOTH | (stat.S_IROTH if folder == path else 0)
+            if mode & wanted != wanted and all(folder != done for done, _ in changed):
+                folder.chmod(stat.S_IMODE(mode) | wanted)
+                changed.append((folder, mode))
+    return changed
+
+
 @pytest.fixture(scope="module")
 def hub() -> Iterator[dict[str, Any]]:
     reason = _skip_reason()
@@ -96,6 +113,7 @@ def hub() -> Iterator[dict[str, Any]]:
     users = [f"lk{tag}{who}" for who in ("ada", "bo", "cy")]
     password = secrets.token_urlsafe(12)
     process = None
+    opened = _let_learners_through([ROOT, Path(sysconfig.get_paths()["purelib"]).resolve()])
     try:
         for user in users:  # homes only their owner can enter, as the deploy guide asks
             subprocess.run(
@@ -169,6 +187,8 @@ c.Spawner.http_timeout = 180
             subprocess.run(["pkill", "-KILL", "-u", user], check=False)  # only this test's own users
             subprocess.run(["userdel", "--remove", user], capture_output=True, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder, mode in reversed(opened):
+            folder.chmod(stat.S_IMODE(mode))
 
 
 def _login(browser: Any, hub: dict[str, Any], user: str) -> Any:
