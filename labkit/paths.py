@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
 DATASETS_ENV = "LABKIT_DATASETS"
 HOME_ENV = "LABKIT_HOME"
@@ -42,4 +45,35 @@ def user_dir() -> Path:
 
         path = Path(user_data_dir("labkit", appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_json_atomic(
+    path: Path,
+    data: Any,  # noqa: ANN401 - anything json.dump takes
+    *,
+    indent: int = 1,
+    sort_keys: bool = False,
+    allow_nan: bool = True,
+    durable: bool = False,
+) -> Path:
+    """Write `data` as JSON (and a final newline) to `path` in one step: a temporary file in the same
+    directory, renamed over `path`, so a reader never sees half a file and a failure leaves the old one.
+    `durable` also syncs it to disk before the rename. Returns `path`."""
+    if not isinstance(path, Path):
+        raise TypeError(f"path must be a pathlib.Path, not {type(path).__name__}.")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(
+                data, stream, indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=allow_nan
+            )
+            stream.write("\n")
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 from labkit import validate
 from labkit.course.progress import read_progress
+from labkit.paths import write_json_atomic
 
 FORMAT = "labkit-progress-report"
 VERSION = 1
@@ -112,16 +111,7 @@ def export_report(
         out = out / f"{safe}.progress.json"
     if not out.parent.is_dir():
         raise FileNotFoundError(f"out {str(out)!r}: its directory {str(out.parent)!r} does not exist.")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".report-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(body, handle, indent=2, sort_keys=True, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_json_atomic(out, body, indent=2, sort_keys=True)
 
 
 def _shape_problem(data: Any) -> str | None:

@@ -7,7 +7,6 @@ import getpass
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit import validate
-from labkit.paths import user_dir
+from labkit.paths import user_dir, write_json_atomic
 
 FILENAME = "progress.json"
 FORMAT_VERSION = 1
@@ -135,17 +134,7 @@ def _load_for_write(path: Path) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".progress-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_json_atomic(path, data, indent=2, sort_keys=True, durable=True)
 
 
 def record(exercise_id: str, *, passed: bool, path: Path | None = None) -> dict[str, Any]:

@@ -42,14 +42,13 @@ field, the value and what is allowed.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from labkit import validate as v
+from labkit.paths import write_json_atomic
 from labkit.threats.requirement_kinds import (
     COMMON,
     ID_PATTERN,
@@ -123,16 +122,7 @@ def save_requirements(
         "requirements": [item.as_dict() for item in requirements],
     }
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=1, ensure_ascii=False, allow_nan=False)
-            stream.write("\n")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_json_atomic(target, document, allow_nan=False)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

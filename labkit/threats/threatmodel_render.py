@@ -7,14 +7,12 @@ the pinned ATLAS version, so it opens in MITRE's ATLAS Navigator.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labkit import validate as v
+from labkit.paths import write_json_atomic
 from labkit.threats.atlas import load_atlas
 from labkit.threats.threatmodel import ThreatModel, crossings, validate_model
 
@@ -182,13 +180,4 @@ def save_navigator_layer(model: ThreatModel, path: str | Path, *, name: str | No
     target = v.path("path", path)
     layer = navigator_layer(model, name=name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(layer, stream, indent=1, ensure_ascii=False)
-            stream.write("\n")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_json_atomic(target, layer)
